@@ -1,0 +1,106 @@
+"""A take (Generation) and its append-only history of state changes."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jobs.states import TERMINAL_STATES, TakeState
+
+
+def take_output_path(instance: "Generation", filename: str) -> str:
+    return f"takes/{instance.tier}/{instance.public_id}/{filename}"
+
+
+class Generation(models.Model):
+    """One attempt at rendering a shot ("a take")."""
+
+    class Tier(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINAL = "final", "Final"
+
+    class Review(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
+    shot = models.ForeignKey("studio.Shot", on_delete=models.CASCADE, related_name="takes")
+    notify_group = models.CharField(max_length=64, help_text="Channels group that hears about this take")
+    tier = models.CharField(max_length=8, choices=Tier.choices, default=Tier.DRAFT)
+    state = models.CharField(max_length=16, choices=TakeState.choices, default=TakeState.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    review = models.CharField(max_length=16, choices=Review.choices, default=Review.PENDING)
+
+    provider_model = models.ForeignKey(
+        "providers.ProviderModel", null=True, blank=True, on_delete=models.PROTECT, related_name="takes"
+    )
+    provider_price = models.ForeignKey(
+        "providers.ProviderPrice", null=True, blank=True, on_delete=models.PROTECT, related_name="takes"
+    )
+    provider_job_id = models.CharField(max_length=200, blank=True)
+    route_plan = models.JSONField(default=dict, blank=True, help_text="Chosen providers and why; excluded ones and why")
+
+    request = models.JSONField(help_text="What was asked for: durations, aspect, camera, references")
+    compiled_prompt = models.TextField()
+    compiler_version = models.CharField(max_length=16)
+    seed = models.BigIntegerField()
+    duration_seconds = models.PositiveSmallIntegerField()
+    aspect_ratio = models.CharField(max_length=8)
+
+    price_credits = models.PositiveIntegerField(help_text="Credits reserved, and charged when ready")
+    provider_cost_usd_micros = models.PositiveBigIntegerField(default=0)
+    reservation = models.OneToOneField(
+        "billing.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="take"
+    )
+
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    video = models.FileField(upload_to=take_output_path, blank=True)
+    poster = models.ImageField(upload_to=take_output_path, blank=True)
+    thumbnail = models.ImageField(upload_to=take_output_path, blank=True)
+    evaluation = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="take_state_heartbeat")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "idempotency_key"], name="take_idempotency_key_unique_per_owner"),
+            models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=100), name="take_progress_percent"),
+            models.CheckConstraint(condition=Q(state__in=[s.value for s in TakeState]), name="take_state_valid"),
+            models.CheckConstraint(condition=Q(tier__in=["draft", "final"]), name="take_tier_valid"),
+            models.CheckConstraint(condition=Q(review__in=["pending", "approved", "rejected"]), name="take_review_valid"),
+            models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="take_duration_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Take {self.pk} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+class GenerationEvent(models.Model):
+    """One state change of a take. Append-only; per-stage durations are derived from these."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state}"

@@ -1,0 +1,133 @@
+"""Drive one take from queued to ready (or failed), rendering on the local animatic renderer.
+
+Safe to run twice: steps a take has already passed are skipped, and the terminal moves settle
+credits exactly once (capture and release are no-ops on a resolved reservation).
+"""
+
+import logging
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from billing.services import credits_capture, credits_release
+from jobs.compiler import ShotSpec
+from jobs.evaluation import evaluate_video_technical
+from jobs.models import Generation
+from jobs.services.transitions import is_past, take_progress_report, take_transition
+from jobs.states import ACTIVE_STATES, TakeState
+from providers.base import ProviderError, RenderedVideo, RenderRequest
+from providers.local.animatic import animatic_frame_size, render_animatic
+
+logger = logging.getLogger(__name__)
+
+
+def take_run(*, take_id: int) -> None:
+    take = Generation.objects.select_related("provider_model").get(pk=take_id)
+    if take.is_terminal:
+        return
+    try:
+        _take_render_and_check(take)
+    except ProviderError as error:
+        take_fail(take_id=take_id, reason=error.reason)
+    except Exception:
+        logger.exception("take %s crashed", take_id)
+        take_fail(take_id=take_id, reason="Something went wrong on our side while rendering. Your credits were released.")
+
+
+def _advance(take: Generation, to_state: str, detail: str = "") -> Generation:
+    if is_past(take.state, to_state):
+        return take
+    return take_transition(take_id=take.pk, to_state=to_state, detail=detail)
+
+
+def _take_render_and_check(take: Generation) -> None:
+    chosen = take.route_plan.get("chosen") or [{"slug": take.provider_model.slug, "reason": ""}]
+    take = _advance(take, TakeState.ROUTING, f"{chosen[0]['slug']}: {chosen[0]['reason']}")
+    take = _advance(take, TakeState.SUBMITTING, f"submitted to {take.provider_model.name}")
+    take = _advance(take, TakeState.GENERATING)
+    with tempfile.TemporaryDirectory(prefix=f"take-{take.pk}-") as workdir:
+        rendered = _render(take, Path(workdir))
+        take = _advance(take, TakeState.DOWNLOADING, "storing the video, poster and thumbnail")
+        _store_outputs(take, rendered)
+        take = _advance(take, TakeState.EVALUATING)
+        _evaluate_and_finish(take, rendered)
+
+
+def _render(take: Generation, workdir: Path) -> RenderedVideo:
+    spec = ShotSpec.from_request(take.request)
+    request = RenderRequest(
+        prompt=take.compiled_prompt, negative_prompt=spec.negative, duration_seconds=take.duration_seconds,
+        aspect_ratio=take.aspect_ratio, camera=spec.camera, seed=take.seed, title=spec.title,
+        reference_images=tuple(_copy_from_storage(name, workdir) for name in spec.reference_image_names),
+    )
+    return render_animatic(
+        request, output_dir=workdir / "out", fps=settings.ANIMATIC_FPS,
+        on_progress=lambda percent: take_progress_report(take_id=take.pk, percent=percent),
+    )
+
+
+def _copy_from_storage(name: str, workdir: Path) -> Path:
+    target = workdir / "refs" / Path(name).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with default_storage.open(name, "rb") as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink)
+    return target
+
+
+def _store_outputs(take: Generation, rendered: RenderedVideo) -> None:
+    for field_name, path in (("video", rendered.video_path), ("poster", rendered.poster_path),
+                             ("thumbnail", rendered.thumbnail_path)):
+        with path.open("rb") as handle:
+            getattr(take, field_name).save(path.name, File(handle), save=False)
+    Generation.objects.filter(pk=take.pk).update(
+        video=take.video.name, poster=take.poster.name, thumbnail=take.thumbnail.name, heartbeat_at=timezone.now()
+    )
+
+
+def _evaluate_and_finish(take: Generation, rendered: RenderedVideo) -> None:
+    width, height = animatic_frame_size(take.aspect_ratio)
+    result = evaluate_video_technical(
+        rendered.video_path, expected_duration_seconds=take.duration_seconds,
+        expected_width=width, expected_height=height,
+    )
+    evaluation = {"technical": result.checks, "passed": result.passed}
+    if not result.passed:
+        take_fail(take_id=take.pk, reason=result.failure_reason, evaluation=evaluation)
+        return
+    take_succeed(take_id=take.pk, evaluation=evaluation)
+
+
+@transaction.atomic
+def take_succeed(*, take_id: int, evaluation: dict) -> None:
+    take = take_transition(take_id=take_id, to_state=TakeState.READY, detail="passed every check",
+                           evaluation=evaluation, progress=100)
+    credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
+
+
+@transaction.atomic
+def take_fail(*, take_id: int, reason: str, evaluation: dict | None = None) -> None:
+    take = Generation.objects.select_for_update().get(pk=take_id)
+    if take.is_terminal:
+        return
+    fields = {"failure_reason": reason}
+    if evaluation is not None:
+        fields["evaluation"] = evaluation
+    take = take_transition(take_id=take_id, to_state=TakeState.FAILED, detail=reason, **fields)
+    credits_release(reservation_id=take.reservation_id, reason=f"take:{take.public_id} failed")
+
+
+def takes_reap_stalled(*, now=None) -> int:
+    """Fail takes that stopped showing signs of life, so none stays stuck holding credits."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.TAKE_STALL_SECONDS)
+    stalled = Generation.objects.filter(state__in=ACTIVE_STATES, heartbeat_at__lt=cutoff).values_list("pk", flat=True)
+    minutes = settings.TAKE_STALL_SECONDS // 60
+    for take_id in stalled:
+        take_fail(take_id=take_id, reason=f"The take showed no progress for {minutes} minutes and was stopped. Your credits were released.")
+    return len(stalled)

@@ -1,0 +1,132 @@
+"""Asking for a take: quote it, reserve its credits and queue it, all or nothing."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.pricing import provider_cost_usd_micros, take_price_credits
+from billing.services import credits_reserve
+from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
+from jobs.events import take_changed_publish_on_commit
+from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable
+from jobs.models import Generation, GenerationEvent
+from providers.models import ProviderModel, ProviderPrice
+from providers.registry import api_family_configured
+from providers.router import RouteCandidate, RouteNeeds, RoutePlan, route_plan
+from providers.selectors import provider_price_current
+
+# A take's tier maps to the catalog tier the router looks for.
+CATALOG_TIER_FOR = {Generation.Tier.DRAFT: ProviderModel.Tier.DRAFT, Generation.Tier.FINAL: ProviderModel.Tier.PREMIUM}
+
+
+@dataclass(frozen=True)
+class TakeQuote:
+    plan: RoutePlan
+    provider_model: ProviderModel
+    price: ProviderPrice
+    credits: int
+    provider_cost_usd_micros: int
+    compiled: CompiledPrompt
+
+
+def _route_candidates(today) -> tuple[list[RouteCandidate], dict[str, tuple[ProviderModel, ProviderPrice | None]]]:
+    candidates, rows = [], {}
+    for model in ProviderModel.objects.prefetch_related("prices"):
+        price = provider_price_current(provider_model=model, on=today)
+        rows[model.slug] = (model, price)
+        candidates.append(RouteCandidate(
+            slug=model.slug, name=model.name, tier=model.tier, enabled=model.enabled,
+            configured=api_family_configured(model.api_family), max_duration_seconds=model.max_duration_seconds,
+            allowed_durations=tuple(model.allowed_durations), aspect_ratios=tuple(model.aspect_ratios),
+            image_to_video=model.image_to_video,
+            usd_micros_per_second=price.usd_micros_per_second if price else None,
+            p50_latency_seconds=model.p50_latency_seconds,
+        ))
+    return candidates, rows
+
+
+def take_quote(*, spec: ShotSpec, tier: str) -> TakeQuote:
+    """Which provider would render this spec, and what it costs the creator, without side effects."""
+    needs = RouteNeeds(tier=CATALOG_TIER_FOR[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio)
+    candidates, rows = _route_candidates(timezone.localdate())
+    plan = route_plan(needs, candidates)
+    if plan.first is None:
+        raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
+    provider_model, price = rows[plan.first.slug]
+    per_second = price.usd_micros_per_second
+    credits = take_price_credits(
+        usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds,
+        markup=settings.CREDIT_MARKUP_DECIMAL, credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
+        minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
+    )
+    return TakeQuote(
+        plan=plan, provider_model=provider_model, price=price, credits=credits,
+        provider_cost_usd_micros=provider_cost_usd_micros(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds),
+        compiled=prompt_compile(spec),
+    )
+
+
+def request_fingerprint(*, shot_id: int, spec: ShotSpec, tier: str) -> str:
+    payload = json.dumps({"shot": shot_id, "tier": tier, "spec": spec.as_request()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _existing_for_key(*, owner_id: int, idempotency_key: str, fingerprint: str) -> Generation | None:
+    existing = Generation.objects.filter(owner_id=owner_id, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return existing
+
+
+def take_request(
+    *, owner_id: int, shot_id: int, notify_group: str, spec: ShotSpec,
+    tier: str = Generation.Tier.DRAFT, idempotency_key: str | None = None,
+) -> Generation:
+    """Create a take with its credits reserved; the same key and request return the same take."""
+    fingerprint = request_fingerprint(shot_id=shot_id, spec=spec, tier=tier)
+    if idempotency_key:
+        existing = _existing_for_key(owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing
+    quote = take_quote(spec=spec, tier=tier)
+    try:
+        return _take_create(owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, spec=spec, tier=tier,
+                            quote=quote, idempotency_key=idempotency_key or None, fingerprint=fingerprint)
+    except IntegrityError:
+        # A concurrent request with the same key won the race; answer with its take.
+        if not idempotency_key:
+            raise
+        existing = _existing_for_key(owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is None:
+            raise
+        return existing
+
+
+@transaction.atomic
+def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuote, idempotency_key, fingerprint) -> Generation:
+    take = Generation.objects.create(
+        owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, tier=tier,
+        provider_model=quote.provider_model, provider_price=quote.price, route_plan=quote.plan.as_dict(),
+        request=spec.as_request(), compiled_prompt=quote.compiled.text, compiler_version=quote.compiled.version,
+        seed=secrets.randbelow(2**31), duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
+        price_credits=quote.credits, provider_cost_usd_micros=quote.provider_cost_usd_micros,
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, heartbeat_at=timezone.now(),
+    )
+    take.reservation = credits_reserve(user_id=owner_id, amount=quote.credits, reference=f"take:{take.public_id}")
+    take.save(update_fields=["reservation"])
+    GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.credits} credits reserved")
+    take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
+    transaction.on_commit(partial(_enqueue_take_run, take.pk))
+    return take
+
+
+def _enqueue_take_run(take_id: int) -> None:
+    from jobs.tasks import take_run_task
+
+    take_run_task.delay(take_id)

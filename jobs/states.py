@@ -1,0 +1,40 @@
+"""The take lifecycle as data. `jobs.services.transitions.take_transition` is the only writer."""
+
+from django.db import models
+
+
+class TakeState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    ROUTING = "routing", "Routing"
+    SUBMITTING = "submitting", "Submitting"
+    GENERATING = "generating", "Generating"
+    DOWNLOADING = "downloading", "Downloading"
+    EVALUATING = "evaluating", "Evaluating"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_STATES = frozenset({TakeState.READY, TakeState.FAILED, TakeState.CANCELLED})
+
+_STOPPABLE = {TakeState.FAILED, TakeState.CANCELLED}
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    TakeState.QUEUED: frozenset({TakeState.ROUTING} | _STOPPABLE),
+    TakeState.ROUTING: frozenset({TakeState.SUBMITTING} | _STOPPABLE),
+    TakeState.SUBMITTING: frozenset({TakeState.GENERATING} | _STOPPABLE),
+    TakeState.GENERATING: frozenset({TakeState.DOWNLOADING} | _STOPPABLE),
+    TakeState.DOWNLOADING: frozenset({TakeState.EVALUATING} | _STOPPABLE),
+    # Evaluation is our own work on a stored file: there is nothing at a vendor left to cancel.
+    TakeState.EVALUATING: frozenset({TakeState.READY, TakeState.FAILED}),
+    TakeState.READY: frozenset(),
+    TakeState.FAILED: frozenset(),
+    TakeState.CANCELLED: frozenset(),
+}
+
+# States in which a take is doing work and so must show signs of life (see takes_reap_stalled).
+ACTIVE_STATES = frozenset(set(TakeState) - TERMINAL_STATES)
+
+
+def is_allowed(from_state: str, to_state: str) -> bool:
+    return to_state in ALLOWED_TRANSITIONS[from_state]

@@ -1,0 +1,122 @@
+"""Projects, their storyboard of shots, and the character references shots can use."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=120)
+    description = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(name=""), name="project_name_not_empty")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def notify_group(self) -> str:
+        return f"project-{self.pk}"
+
+
+class CharacterReference(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="character_name_not_empty"),
+            models.UniqueConstraint(fields=["project", "name"], name="character_name_unique_in_project"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def character_image_path(instance: "CharacterImage", filename: str) -> str:
+    return f"references/{instance.character.project_id}/{instance.sha256[:2]}/{instance.sha256}.{instance.format.lower()}"
+
+
+class CharacterImage(models.Model):
+    """A validated, re-encoded reference image (the upload itself is never stored as-is)."""
+
+    character = models.ForeignKey(CharacterReference, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to=character_image_path, width_field="width", height_field="height")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["character", "sha256"], name="character_image_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.character.name} #{self.pk}"
+
+
+class Shot(models.Model):
+    class Camera(models.TextChoices):
+        STATIC = "static", "Static"
+        DOLLY_IN = "dolly_in", "Dolly in"
+        DOLLY_OUT = "dolly_out", "Dolly out"
+        PAN_LEFT = "pan_left", "Pan left"
+        PAN_RIGHT = "pan_right", "Pan right"
+        TILT_UP = "tilt_up", "Tilt up"
+        TILT_DOWN = "tilt_down", "Tilt down"
+        ORBIT = "orbit", "Orbit (parallax)"
+
+    class AspectRatio(models.TextChoices):
+        LANDSCAPE = "16:9", "16:9 landscape"
+        PORTRAIT = "9:16", "9:16 portrait"
+        SQUARE = "1:1", "1:1 square"
+        CLASSIC = "4:3", "4:3 classic"
+
+    MIN_DURATION_SECONDS = 1
+    MAX_DURATION_SECONDS = 20
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=120)
+    subject = models.CharField(max_length=500, help_text="Who or what the shot is about")
+    scene = models.CharField(max_length=500, blank=True, help_text="Where and when it happens")
+    camera = models.CharField(max_length=16, choices=Camera.choices, default=Camera.STATIC)
+    motion = models.CharField(max_length=500, blank=True, help_text="What moves, beat by beat")
+    duration_seconds = models.PositiveSmallIntegerField(default=5)
+    style = models.CharField(max_length=200, blank=True)
+    negative = models.CharField(max_length=300, blank=True, help_text="What must not appear")
+    aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.LANDSCAPE)
+    characters = models.ManyToManyField(CharacterReference, blank=True, related_name="shots")
+    approved_take = models.OneToOneField(
+        "jobs.Generation", null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_for"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="shot_title_not_empty"),
+            models.CheckConstraint(condition=~Q(subject=""), name="shot_subject_not_empty"),
+            models.CheckConstraint(
+                condition=Q(duration_seconds__gte=1, duration_seconds__lte=20), name="shot_duration_in_range"
+            ),
+            models.CheckConstraint(condition=Q(aspect_ratio__in=["16:9", "9:16", "1:1", "4:3"]), name="shot_aspect_valid"),
+            models.CheckConstraint(
+                condition=Q(camera__in=["static", "dolly_in", "dolly_out", "pan_left", "pan_right", "tilt_up", "tilt_down", "orbit"]),
+                name="shot_camera_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

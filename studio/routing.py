@@ -1,0 +1,5 @@
+from django.urls import path
+
+from studio.consumers import ProjectConsumer
+
+websocket_urlpatterns = [path("ws/projects/<int:project_id>/", ProjectConsumer.as_asgi())]
