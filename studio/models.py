@@ -50,7 +50,7 @@ class CharacterImage(models.Model):
     """A validated, re-encoded reference image (the upload itself is never stored as-is)."""
 
     character = models.ForeignKey(CharacterReference, on_delete=models.CASCADE, related_name="images")
-    image = models.ImageField(upload_to=character_image_path, width_field="width", height_field="height")
+    image = models.ImageField(upload_to=character_image_path)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=8)
@@ -120,3 +120,26 @@ class Shot(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ApiToken(models.Model):
+    """A bearer key for the JSON API. Only a SHA-256 of the key is kept; the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What the token is for, e.g. the script that uses it")
+    key_prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(name=""), name="api_token_name_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -44,3 +44,44 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real daphne server (HTTP + websockets) on the test database."""
     with daphne_server(tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
         yield url
+
+
+@pytest.fixture
+def group_listener():
+    """Listen on a Channels group through the real Redis layer: `listen(group)` → `collect(n)`."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    class Listener:
+        def __init__(self, group: str):
+            self.group = group
+            async_to_sync(self._join)()
+
+        async def _join(self):
+            layer = get_channel_layer()
+            self.channel = await layer.new_channel()
+            await layer.group_add(self.group, self.channel)
+
+        def collect(self, count: int, timeout: float = 2.0) -> list[dict]:
+            """Up to `count` events, stopping early when none arrives within `timeout` seconds."""
+            import asyncio
+
+            async def receive_all():
+                layer, events = get_channel_layer(), []
+                try:
+                    while len(events) < count:
+                        events.append(await asyncio.wait_for(layer.receive(self.channel), timeout))
+                except TimeoutError:
+                    pass
+                return events
+
+            return async_to_sync(receive_all)()
+
+    return Listener
+
+
+def run_commit_callbacks_except_enqueue(callbacks) -> None:
+    """Run captured on-commit work (events) but not Celery enqueues, which no worker consumes here."""
+    for callback in callbacks:
+        if getattr(callback, "func", None).__name__ != "_enqueue_take_run":
+            callback()

@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
             name='CharacterImage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.ImageField(height_field='height', upload_to=studio.models.character_image_path, width_field='width')),
+                ('image', models.ImageField(upload_to=studio.models.character_image_path)),
                 ('width', models.PositiveIntegerField()),
                 ('height', models.PositiveIntegerField()),
                 ('format', models.CharField(max_length=8)),

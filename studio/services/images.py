@@ -50,12 +50,13 @@ def _reencode(image: Image.Image) -> tuple[bytes, str]:
 
 @transaction.atomic
 def character_image_add(*, character: CharacterReference, upload) -> CharacterImage:
-    data, image_format = _reencode(reference_image_read(upload))
+    image = reference_image_read(upload)
+    data, image_format = _reencode(image)
     digest = hashlib.sha256(data).hexdigest()
     existing = character.images.filter(sha256=digest).first()
     if existing:
         return existing
-    picture = CharacterImage(character=character, format=image_format, sha256=digest)
+    picture = CharacterImage(character=character, format=image_format, sha256=digest, width=image.width, height=image.height)
     picture.image.save(f"{digest}.{image_format.lower()}", ContentFile(data), save=False)
     picture.save()
     return picture

@@ -1,0 +1,67 @@
+"""A take through a real Celery worker process, on the real database and Redis."""
+
+import time
+
+import pytest
+
+from billing.models import CreditAccount, Reservation
+from billing.selectors import credit_accounts_out_of_balance
+from jobs.models import Generation
+from studio.services.takes import shot_take_request
+from tests.factories import creator_create, project_for, shot_for
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until_finished(take_id: int, timeout: float = 90) -> Generation:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        take = Generation.objects.get(pk=take_id)
+        if take.is_terminal:
+            return take
+        time.sleep(0.2)
+    raise AssertionError(f"take {take_id} still {take.state} after {timeout} s")
+
+
+def test_a_requested_take_is_rendered_by_the_worker_and_charged(catalog, worker, group_listener):
+    creator = creator_create()
+    shot = shot_for(project_for(creator), camera="pan_right")
+    listener = group_listener(shot.project.notify_group)
+    take = shot_take_request(user=creator, shot=shot)
+    take = wait_until_finished(take.pk)
+    assert take.state == "ready", take.failure_reason
+    assert take.video.storage.exists(take.video.name)
+    assert Reservation.objects.get(pk=take.reservation_id).state == Reservation.State.CAPTURED
+    assert CreditAccount.objects.get(user=creator).balance == 500 - take.price_credits
+    assert credit_accounts_out_of_balance() == []
+    events = listener.collect(50, timeout=1.0)
+    assert len(events) >= 7  # at least one per state change, plus progress
+    assert {event["take_id"] for event in events} == {take.pk}
+
+
+def test_a_take_that_fails_in_the_worker_releases_its_credits(catalog, worker):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from studio.services.images import character_image_add
+    from studio.services.projects import character_create, shot_update
+
+    creator = creator_create()
+    project = project_for(creator)
+    shot = shot_for(project)
+    character = character_create(project=project, name="Ghost")
+    picture = character_image_add(character=character, upload=SimpleUploadedFile("g.png", _png_bytes()))
+    shot_update(shot=shot, characters=[character])
+    picture.image.storage.delete(picture.image.name)
+    take = wait_until_finished(shot_take_request(user=creator, shot=shot).pk)
+    assert take.state == "failed" and take.failure_reason
+    assert CreditAccount.objects.get(user=creator).available == 500
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
