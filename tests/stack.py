@@ -24,7 +24,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_database_url() -> str:
+def connected_database_url() -> str:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -32,11 +32,12 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def stack_env() -> dict:
+def stack_env(**extra: str) -> dict:
     return {
         **os.environ,
+        **extra,
         "DJANGO_SETTINGS_MODULE": "studio.config.settings",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": connected_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
@@ -66,12 +67,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def celery_worker(log_path: Path):
+def celery_worker(log_path: Path, **extra_env: str):
     command = [sys.executable, "-m", "celery", "-A", "studio.config", "worker", "--loglevel=INFO",
                "--pool=threads", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
                "-Q", settings.CELERY_TASK_DEFAULT_QUEUE]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_for_log(log_path, "ready.", process)
             yield process
