@@ -36,3 +36,23 @@ class GenerationAdmin(admin.ModelAdmin):
         for event, following in zip(events, events[1:]):
             rows.append(f"{event.to_state}: {(following.created_at - event.created_at).total_seconds():.2f} s")
         return "; ".join(rows) or "—"
+
+
+@admin.register(GenerationEvent)
+class GenerationEventAdmin(admin.ModelAdmin):
+    """The append-only state history of every take."""
+
+    list_display = ("created_at", "generation", "from_state", "to_state", "detail")
+    list_filter = ("to_state", "from_state")
+    search_fields = ("generation__public_id", "detail")
+    list_select_related = ("generation",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from studio.models import CharacterImage, CharacterReference, Project, Shot
+from studio.models import ApiToken, CharacterImage, CharacterReference, Project, Shot
+from studio.services.tokens import api_token_revoke
 
 
 class ShotInline(admin.TabularInline):
@@ -37,6 +38,15 @@ class CharacterImageInline(admin.TabularInline):
     extra = 0
 
 
+@admin.register(CharacterImage)
+class CharacterImageAdmin(admin.ModelAdmin):
+    list_display = ("character", "width", "height", "format", "sha256", "created_at")
+    list_filter = ("format",)
+    search_fields = ("character__name", "sha256")
+    list_select_related = ("character",)
+    readonly_fields = ("width", "height", "format", "sha256")
+
+
 @admin.register(CharacterReference)
 class CharacterReferenceAdmin(admin.ModelAdmin):
     list_display = ("name", "project", "created_at")
@@ -44,3 +54,30 @@ class CharacterReferenceAdmin(admin.ModelAdmin):
     list_select_related = ("project",)
     raw_id_fields = ("project",)
     inlines = [CharacterImageInline]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made with `manage.py api_token_create`; the key itself is never stored, so never shown."""
+
+    list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("name", "key_prefix", "user__username", "user__email")
+    list_select_related = ("user",)
+    fields = ("user", "name", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("studio.change_apitoken")
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token)
+        self.message_user(request, f"Revoked {len(queryset)} token(s); requests using them now get 401.", messages.SUCCESS)
