@@ -1,7 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from studio.models import ApiToken, CharacterImage, CharacterReference, Project, Shot
-from studio.services.tokens import api_token_revoke
+from studio.models import CharacterImage, CharacterReference, Project, Shot
 
 
 class ShotInline(admin.TabularInline):
@@ -56,6 +55,11 @@ class CharacterReferenceAdmin(admin.ModelAdmin):
     inlines = [CharacterImageInline]
 
 
+# API tokens (imports kept with the section so it can be appended without touching the header).
+from studio.models import ApiToken  # noqa: E402
+from studio.services.tokens import api_token_revoke  # noqa: E402
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are made with `manage.py api_token_create`; the key itself is never stored, so never shown."""
@@ -80,4 +84,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             api_token_revoke(token=token)
-        self.message_user(request, f"Revoked {len(queryset)} token(s); requests using them now get 401.", messages.SUCCESS)
+        self.message_user(request, f"Revoked {len(queryset)} token(s); requests using them now get 401.", "success")

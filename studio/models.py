@@ -1,6 +1,7 @@
 """Projects, their storyboard of shots, and the character references shots can use."""
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -8,7 +9,7 @@ from django.db.models import Q
 class Project(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=120)
-    description = models.TextField(max_length=2000, blank=True)
+    description = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,7 +93,9 @@ class Shot(models.Model):
     scene = models.CharField(max_length=500, blank=True, help_text="Where and when it happens")
     camera = models.CharField(max_length=16, choices=Camera.choices, default=Camera.STATIC)
     motion = models.CharField(max_length=500, blank=True, help_text="What moves, beat by beat")
-    duration_seconds = models.PositiveSmallIntegerField(default=5)
+    duration_seconds = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(20)], help_text="1 to 20 seconds"
+    )
     style = models.CharField(max_length=200, blank=True)
     negative = models.CharField(max_length=300, blank=True, help_text="What must not appear")
     aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.LANDSCAPE)

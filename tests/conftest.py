@@ -32,11 +32,26 @@ def creator_client(client, creator):
     return client
 
 
-@pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process on the test database, shared by the session's tests."""
-    with celery_worker(tmp_path_factory.mktemp("worker") / "worker.log") as process:
+@pytest.fixture
+def worker(django_db_setup, tmp_path):
+    """A real Celery worker process on the test database, for one test.
+
+    Transactional tests that request takes without a worker leave their tasks in the queue;
+    purging before the worker starts keeps them from running against another test's rows.
+    """
+    purge_test_queue()
+    with celery_worker(tmp_path / "worker.log") as process:
         yield process
+    purge_test_queue()
+
+
+def purge_test_queue() -> None:
+    from django.conf import settings
+
+    from studio.config.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture(scope="session")

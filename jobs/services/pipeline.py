@@ -65,7 +65,10 @@ def _render(take: Generation, workdir: Path) -> RenderedVideo:
     request = RenderRequest(
         prompt=take.compiled_prompt, negative_prompt=spec.negative, duration_seconds=take.duration_seconds,
         aspect_ratio=take.aspect_ratio, camera=spec.camera, seed=take.seed, title=spec.title,
-        reference_images=tuple(_copy_from_storage(name, workdir) for name in spec.reference_image_names),
+        reference_images=tuple(
+            _copy_from_storage(name, workdir / "refs" / f"{index:02d}-{Path(name).name}")
+            for index, name in enumerate(spec.reference_image_names)
+        ),
     )
     return render_animatic(
         request, output_dir=workdir / "out", fps=settings.ANIMATIC_FPS,
@@ -73,8 +76,7 @@ def _render(take: Generation, workdir: Path) -> RenderedVideo:
     )
 
 
-def _copy_from_storage(name: str, workdir: Path) -> Path:
-    target = workdir / "refs" / Path(name).name
+def _copy_from_storage(name: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with default_storage.open(name, "rb") as source, target.open("wb") as sink:
         shutil.copyfileobj(source, sink)

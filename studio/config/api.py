@@ -1,5 +1,109 @@
-"""The JSON API: one NinjaAPI, routers from the apps, domain errors turned into HTTP here."""
+"""The JSON API: one NinjaAPI, routers from the apps, domain errors turned into HTTP here.
 
+Every error answers with one body: {"detail": "<safe to show>", "code": "<stable name>"},
+plus fields particular to the error (validation "errors" by field, "needed"/"available" credits,
+the providers "excluded" and why).
+"""
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as ModelValidationError
+from django.http import Http404
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as RequestValidationError
 
-api = NinjaAPI(title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api")
+from billing.exceptions import BillingError, InsufficientCredits
+from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable, TakeError
+from studio.api import routers
+from studio.exceptions import StudioError
+
+api = NinjaAPI(
+    title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api",
+    description="Projects, shots and takes of the Shotcraft studio. Authenticate with `Authorization: Bearer <key>`; "
+                "create a key with `manage.py api_token_create <username> --name NAME`.",
+)
+for router in routers:
+    api.add_router("/", router)
+
+
+def _error(request, status: int, code: str, detail: str, **extra):
+    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+def _invalid(request, errors: dict[str, list[str]]):
+    return _error(request, 422, "invalid", "Some fields are not valid.", errors=errors)
+
+
+HTTP_ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 429: "throttled"}
+
+
+@api.exception_handler(AuthenticationError)
+def _not_authenticated(request, exc):
+    response = _error(request, 401, "not_authenticated",
+                      "Send a valid API key as `Authorization: Bearer <key>`; this one is missing, unknown or revoked.")
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    code = getattr(exc, "code", None) or HTTP_ERROR_CODES.get(exc.status_code, "error")
+    return _error(request, exc.status_code, code, str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _error(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(RequestValidationError)
+def _request_invalid(request, exc: RequestValidationError):
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        errors.setdefault(_request_error_field(error.get("loc", ())), []).append(error.get("msg", "Invalid value."))
+    return _invalid(request, errors)
+
+
+def _request_error_field(loc) -> str:
+    """("body", "payload", "title") → "title"; ("query", "limit") → "limit"; ("body", "payload") → "__all__"."""
+    parts = [str(part) for part in loc]
+    field = parts[2:] if parts[:1] == ["body"] else parts[1:]
+    return ".".join(field) or NON_FIELD_ERRORS
+
+
+@api.exception_handler(ModelValidationError)
+def _model_invalid(request, exc: ModelValidationError):
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
+    return _invalid(request, errors)
+
+
+@api.exception_handler(InsufficientCredits)
+def _insufficient_credits(request, exc: InsufficientCredits):
+    return _error(request, 402, "insufficient_credits", str(exc), needed=exc.needed, available=exc.available)
+
+
+@api.exception_handler(BillingError)
+def _billing_error(request, exc: BillingError):
+    return _error(request, 409, "billing_error", str(exc))
+
+
+@api.exception_handler(NoProviderAvailable)
+def _no_provider(request, exc: NoProviderAvailable):
+    excluded = [{"provider": slug, "reason": reason} for slug, reason in exc.exclusions]
+    return _error(request, 422, "no_provider_available", str(exc), excluded=excluded)
+
+
+@api.exception_handler(IdempotencyKeyReused)
+def _idempotency_key_reused(request, exc: IdempotencyKeyReused):
+    return _error(request, 422, "idempotency_key_reused", str(exc))
+
+
+@api.exception_handler(TakeError)
+def _take_error(request, exc: TakeError):
+    return _error(request, 409, "take_error", str(exc))
+
+
+@api.exception_handler(StudioError)
+def _studio_error(request, exc: StudioError):
+    return _error(request, 409, "not_allowed_now", str(exc))

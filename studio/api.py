@@ -1,0 +1,173 @@
+"""JSON API operations: parse, call one selector or service, return a schema.
+
+Every object is reached through a `studio.selectors` access helper, so another creator's ids
+answer 404 exactly like missing ones. Domain errors become HTTP in `studio.config.api`.
+"""
+
+import re
+
+from django.utils import timezone
+from ninja import Router, Status
+from ninja.errors import HttpError
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from billing.selectors import credit_account_for_user
+from studio import selectors
+from studio.auth_tokens import api_token_auth
+from studio.schemas import (
+    CreditsOut, ErrorOut, InsufficientCreditsOut, ProjectIn, ProjectOut, QuoteOut, ShotCreateIn, ShotOut,
+    ShotPatchIn, TakeDetailOut, TakeOut, UnprocessableOut, ValidationErrorOut,
+)
+from studio.services import projects as project_services
+from studio.services import takes as take_services
+
+projects_router = Router(auth=api_token_auth, tags=["projects"])
+shots_router = Router(auth=api_token_auth, tags=["shots"])
+takes_router = Router(auth=api_token_auth, tags=["takes"])
+credits_router = Router(auth=api_token_auth, tags=["credits"])
+
+NOT_FOUND = {404: ErrorOut}
+INVALID = {422: ValidationErrorOut}
+
+
+# Projects
+
+@projects_router.get("/projects", response=list[ProjectOut])
+@paginate(LimitOffsetPagination)
+def project_list(request):
+    return selectors.projects_for_user(user=request.auth)
+
+
+@projects_router.post("/projects", response={201: ProjectOut, **INVALID})
+def project_create(request, payload: ProjectIn):
+    return Status(201, project_services.project_create(owner=request.auth, **payload.dict()))
+
+
+@projects_router.get("/projects/{int:project_id}", response={200: ProjectOut, **NOT_FOUND})
+def project_detail(request, project_id: int):
+    return selectors.project_get_for_user(user=request.auth, project_id=project_id)
+
+
+# Shots
+
+@shots_router.get("/projects/{int:project_id}/shots", response=list[ShotOut])
+@paginate(LimitOffsetPagination)
+def shot_list(request, project_id: int):
+    project = selectors.project_get_for_user(user=request.auth, project_id=project_id)
+    return selectors.storyboard_shots(project=project)
+
+
+@shots_router.post("/projects/{int:project_id}/shots", response={201: ShotOut, **NOT_FOUND, **INVALID})
+def shot_create(request, project_id: int, payload: ShotCreateIn):
+    project = selectors.project_get_for_user(user=request.auth, project_id=project_id)
+    return Status(201, project_services.shot_create(project=project, **payload.dict()))
+
+
+@shots_router.get("/shots/{int:shot_id}", response={200: ShotOut, **NOT_FOUND})
+def shot_detail(request, shot_id: int):
+    return selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+
+
+@shots_router.patch("/shots/{int:shot_id}", response={200: ShotOut, **NOT_FOUND, **INVALID})
+def shot_update(request, shot_id: int, payload: ShotPatchIn):
+    shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+    return project_services.shot_update(shot=shot, **payload.dict(exclude_unset=True))
+
+
+@shots_router.get("/shots/{int:shot_id}/quote", response={200: QuoteOut, **NOT_FOUND, 422: UnprocessableOut})
+def shot_quote(request, shot_id: int):
+    """What a draft take of the shot would cost now, on which provider, and why."""
+    shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+    quote = take_services.shot_take_quote(shot=shot)
+    return QuoteOut(provider=quote.provider_model, credits=quote.credits, why=quote.plan.first.reason)
+
+
+# Takes
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x20-\x7e]{1,255}")  # printable ASCII, as Stripe and the IETF draft use
+IDEMPOTENCY_KEY_DOC = {
+    "parameters": [{
+        "in": "header", "name": IDEMPOTENCY_KEY_HEADER, "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "description": "A unique key per intended take, e.g. a UUID. Retrying with the same key returns the same "
+                       "take instead of starting (and paying for) another; reusing it for a different request is refused.",
+    }],
+}
+
+
+class IdempotencyKeyHeaderError(HttpError):
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(400, message)
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip()
+    if not key:
+        raise IdempotencyKeyHeaderError("idempotency_key_missing", f"Send an {IDEMPOTENCY_KEY_HEADER} header (a unique "
+                                        "string such as a UUID) so that a retried request cannot start a second take.")
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        raise IdempotencyKeyHeaderError("idempotency_key_invalid",
+                                        f"The {IDEMPOTENCY_KEY_HEADER} header must be 1 to 255 printable ASCII characters.")
+    return key
+
+
+@takes_router.post(
+    "/shots/{int:shot_id}/takes",
+    response={201: TakeDetailOut, 200: TakeDetailOut, 400: ErrorOut, 402: InsufficientCreditsOut, **NOT_FOUND,
+              422: UnprocessableOut},
+    openapi_extra=IDEMPOTENCY_KEY_DOC,
+)
+def take_create(request, shot_id: int):
+    """Reserve the credits for a draft take of the shot and queue it.
+
+    201 when this request created the take; 200 with the same take when the Idempotency-Key was
+    already used for the same request (a replay). A take is "created by this request" when it was
+    created after the request started: the service returns the existing take on a replay, and
+    only a concurrent duplicate that lost the race could see a 201 for another request's take.
+    """
+    key = _idempotency_key(request)
+    shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+    started = timezone.now()
+    take = take_services.shot_take_request(user=request.auth, shot=shot, idempotency_key=key)
+    return Status(201 if take.created_at >= started else 200, take)
+
+
+@takes_router.get("/shots/{int:shot_id}/takes", response=list[TakeOut])
+@paginate(LimitOffsetPagination)
+def take_list(request, shot_id: int):
+    """The shot's takes, newest first."""
+    shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+    return selectors.shot_takes(shot=shot)
+
+
+@takes_router.get("/takes/{int:take_id}", response={200: TakeDetailOut, **NOT_FOUND})
+def take_detail(request, take_id: int):
+    return selectors.take_get_for_user(user=request.auth, take_id=take_id)
+
+
+@takes_router.post("/takes/{int:take_id}/approve", response={200: TakeDetailOut, **NOT_FOUND, 409: ErrorOut})
+def take_approve(request, take_id: int):
+    """Make a ready take the shot's approved take, replacing any other."""
+    take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    return take_services.take_approve(take=take)
+
+
+@takes_router.post("/takes/{int:take_id}/reject", response={200: TakeDetailOut, **NOT_FOUND, 409: ErrorOut})
+def take_reject(request, take_id: int):
+    take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    return take_services.take_reject(take=take)
+
+
+# Credits
+
+@credits_router.get("/credits", response=CreditsOut)
+def credits_detail(request):
+    account = credit_account_for_user(user_id=request.auth.pk)
+    if account is None:
+        return CreditsOut(balance=0, held=0, available=0)
+    return CreditsOut(balance=account.balance, held=account.held, available=account.available)
+
+
+routers = (projects_router, shots_router, takes_router, credits_router)

@@ -1,0 +1,207 @@
+"""Shapes of the JSON API.
+
+Inputs check shape (types, unknown fields) and the two limits the models leave to forms; the
+values themselves are checked by the services' `full_clean`, so the API and the pages agree.
+"""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from jobs.models import Generation
+from jobs.states import TakeState
+from studio.models import Project, Shot
+
+# Documented, not enforced here: a wrong value gets the model's own message from full_clean.
+_CAMERA = {"enum": Shot.Camera.values}
+_ASPECT = {"enum": Shot.AspectRatio.values}
+# Enforced here as well: the model only says "constraint violated", with no field to point at.
+_DURATION = {"ge": Shot.MIN_DURATION_SECONDS, "le": Shot.MAX_DURATION_SECONDS}
+
+
+def _without_defaults(schema: dict) -> None:
+    """A PATCH field left out is left alone; it has no default to document."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="What went wrong, safe to show a person")
+    code: str = Field(description="A stable machine-readable name for the error")
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: dict[str, list[str]] = Field(description='Messages by field; "__all__" for the request as a whole')
+
+
+class InsufficientCreditsOut(ErrorOut):
+    needed: int
+    available: int
+
+
+class ExclusionOut(Schema):
+    provider: str
+    reason: str
+
+
+class UnprocessableOut(ErrorOut):
+    excluded: list[ExclusionOut] = Field(None, description="With no_provider_available: every provider left out and why")
+
+
+class _In(Schema):
+    """Request bodies refuse fields they do not know, so a misspelt field is an error, not a no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectIn(_In):
+    name: str
+    # A TextField's max_length is not checked by full_clean, so the API checks it.
+    description: str = Field("", max_length=Project._meta.get_field("description").max_length)
+
+
+class ProjectOut(Schema):
+    id: int
+    name: str
+    description: str
+    shot_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_shot_count(obj) -> int:
+        # The list selector annotates it; a single project counts its shots.
+        count = getattr(obj, "shot_count", None)
+        return obj.shots.count() if count is None else count
+
+
+class ShotCreateIn(_In):
+    title: str
+    subject: str
+    scene: str = ""
+    camera: str = Field(Shot.Camera.STATIC.value, json_schema_extra=_CAMERA)
+    motion: str = ""
+    duration_seconds: int = Field(5, **_DURATION)
+    style: str = ""
+    negative: str = ""
+    aspect_ratio: str = Field(Shot.AspectRatio.LANDSCAPE.value, json_schema_extra=_ASPECT)
+
+
+class ShotPatchIn(_In):
+    """Only the fields sent are changed; none may be null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
+
+    title: str = Field(None)
+    subject: str = Field(None)
+    scene: str = Field(None)
+    camera: str = Field(None, json_schema_extra=_CAMERA)
+    motion: str = Field(None)
+    duration_seconds: int = Field(None, **_DURATION)
+    style: str = Field(None)
+    negative: str = Field(None)
+    aspect_ratio: str = Field(None, json_schema_extra=_ASPECT)
+
+
+class ShotOut(Schema):
+    id: int
+    project_id: int
+    position: int
+    title: str
+    subject: str
+    scene: str
+    camera: str
+    motion: str
+    duration_seconds: int
+    style: str
+    negative: str
+    aspect_ratio: str
+    approved_take_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProviderOut(Schema):
+    slug: str
+    name: str
+
+
+class QuoteOut(Schema):
+    provider: ProviderOut
+    credits: int = Field(description="Credits reserved when a take is requested, charged when it is ready")
+    why: str = Field(description="Why this provider was chosen")
+
+
+class TakeEventOut(Schema):
+    from_state: str
+    to_state: str
+    detail: str
+    at: datetime
+
+    @staticmethod
+    def resolve_at(obj) -> datetime:
+        return obj.created_at
+
+
+class TakeOut(Schema):
+    id: int
+    public_id: UUID
+    shot_id: int
+    tier: str = Field(json_schema_extra={"enum": Generation.Tier.values})
+    state: str = Field(json_schema_extra={"enum": TakeState.values})
+    progress: int = Field(description="Percent, 0–100")
+    review: str = Field(json_schema_extra={"enum": Generation.Review.values})
+    provider: ProviderOut | None
+    why: str = Field(description="Why the provider was chosen")
+    price_credits: int
+    failure_reason: str
+    video_url: str | None = Field(description="Set once the take is ready")
+    poster_url: str | None
+    thumbnail_url: str | None
+    evaluation: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_provider(obj: Generation):
+        return obj.provider_model
+
+    @staticmethod
+    def resolve_why(obj: Generation) -> str:
+        chosen = obj.route_plan.get("chosen") or [{}]
+        return chosen[0].get("reason", "")
+
+    @staticmethod
+    def resolve_video_url(obj: Generation, context) -> str | None:
+        return _ready_file_url(obj, obj.video, context)
+
+    @staticmethod
+    def resolve_poster_url(obj: Generation, context) -> str | None:
+        return _ready_file_url(obj, obj.poster, context)
+
+    @staticmethod
+    def resolve_thumbnail_url(obj: Generation, context) -> str | None:
+        return _ready_file_url(obj, obj.thumbnail, context)
+
+
+class TakeDetailOut(TakeOut):
+    history: list[TakeEventOut] = Field(description="Every state change, oldest first")
+
+    @staticmethod
+    def resolve_history(obj: Generation):
+        return obj.events.all()
+
+
+class CreditsOut(Schema):
+    balance: int
+    held: int = Field(description="Reserved for takes in progress")
+    available: int
+
+
+def _ready_file_url(take: Generation, field, context) -> str | None:
+    if take.state != TakeState.READY or not field:
+        return None
+    return context["request"].build_absolute_uri(field.url)

@@ -1,0 +1,59 @@
+"""The OpenAPI document and the interactive docs."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = {
+    "/api/projects": {"get", "post"},
+    "/api/projects/{project_id}": {"get"},
+    "/api/projects/{project_id}/shots": {"get", "post"},
+    "/api/shots/{shot_id}": {"get", "patch"},
+    "/api/shots/{shot_id}/quote": {"get"},
+    "/api/shots/{shot_id}/takes": {"get", "post"},
+    "/api/takes/{take_id}": {"get"},
+    "/api/takes/{take_id}/approve": {"post"},
+    "/api/takes/{take_id}/reject": {"post"},
+    "/api/credits": {"get"},
+}
+
+
+@pytest.fixture
+def openapi(client) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_every_operation_is_documented_behind_the_bearer_scheme(openapi):
+    assert openapi["openapi"].startswith("3.")
+    schemes = openapi["components"]["securitySchemes"]
+    assert list(schemes.values()) == [{"type": "http", "scheme": "bearer"}]
+    (scheme_name,) = schemes
+    assert {path: set(methods) for path, methods in openapi["paths"].items()} == OPERATIONS
+    for path, methods in openapi["paths"].items():
+        for method, operation in methods.items():
+            assert operation["security"] == [{scheme_name: []}], f"{method} {path}"
+
+
+def test_the_idempotency_key_header_is_documented_as_required(openapi):
+    operation = openapi["paths"]["/api/shots/{shot_id}/takes"]["post"]
+    (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert (header["name"], header["required"], header["schema"]["maxLength"]) == ("Idempotency-Key", True, 255)
+    assert {"200", "201", "400", "402", "404", "422"} <= set(operation["responses"])
+
+
+def test_schema_references_resolve(openapi):
+    names = set(openapi["components"]["schemas"])
+    text = json.dumps(openapi)
+    prefix = '"#/components/schemas/'
+    refs = {chunk.split('"', 1)[0] for chunk in text.split(prefix)[1:]}
+    assert refs and refs <= names
+
+
+def test_the_docs_page_renders(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert b"openapi.json" in response.content

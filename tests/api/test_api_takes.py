@@ -1,0 +1,187 @@
+"""Takes over the JSON API: idempotent requests, credits, status, approval."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import LedgerEntry, Reservation
+from jobs.models import Generation
+from jobs.services.pipeline import take_run
+from providers.models import ProviderModel
+from studio.services.projects import shot_update
+from studio.services.takes import shot_take_quote, shot_take_request
+from studio.services.tokens import api_token_create
+from tests.api.conftest import ApiClient
+from tests.factories import creator_create, project_for, shot_for
+
+pytestmark = pytest.mark.django_db
+
+KEY = {"Idempotency-Key": "3f1c7e0a-5d1b-4c55-9a53-2b8a0c6e9d01"}
+
+
+def _ready_take(api: ApiClient, shot) -> dict:
+    created = api.post(f"/shots/{shot.pk}/takes", headers=KEY).json()
+    take_run(take_id=created["id"])
+    return created
+
+
+def test_requesting_a_take_reserves_credits_and_queues_it(api, catalog, creator, shot):
+    response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert response.status_code == 201
+    body = response.json()
+    take = Generation.objects.get()
+    quote = shot_take_quote(shot=shot)
+    assert (take.owner, take.shot, take.idempotency_key) == (creator, shot, KEY["Idempotency-Key"])
+    assert body["id"] == take.pk and body["public_id"] == str(take.public_id) and body["shot_id"] == shot.pk
+    assert (body["tier"], body["state"], body["progress"], body["review"]) == ("draft", "queued", 0, "pending")
+    assert body["provider"] == {"slug": quote.provider_model.slug, "name": quote.provider_model.name}
+    assert body["why"] == quote.plan.first.reason and body["price_credits"] == quote.credits
+    assert (body["video_url"], body["poster_url"], body["thumbnail_url"], body["finished_at"]) == (None, None, None, None)
+    assert [(event["from_state"], event["to_state"]) for event in body["history"]] == [("", "queued")]
+    assert take.reservation.amount == quote.credits
+
+
+def test_replaying_a_key_returns_the_same_take_and_reserves_once(api, catalog, shot):
+    first = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    second = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert Generation.objects.count() == 1
+    assert Reservation.objects.count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.RESERVE).count() == 1
+
+
+def test_a_key_reused_for_a_changed_shot_is_refused(api, catalog, shot):
+    assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201
+    assert api.patch(f"/shots/{shot.pk}", {"motion": "The seller turns to camera"}).status_code == 200
+    response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Generation.objects.count() == 1 and Reservation.objects.count() == 1
+
+
+def test_a_key_reused_for_another_shot_is_refused(api, catalog, project, shot):
+    other = shot_for(project, title="Second")
+    assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201
+    assert api.post(f"/shots/{other.pk}/takes", headers=KEY).status_code == 422
+    assert Generation.objects.count() == 1
+
+
+def test_keys_belong_to_their_creator(api, client, catalog, shot):
+    grace = creator_create(username="grace")
+    _, key = api_token_create(user=grace, name="t")
+    grace_shot = shot_for(project_for(grace))
+    assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201
+    assert ApiClient(client, key).post(f"/shots/{grace_shot.pk}/takes", headers=KEY).status_code == 201
+    assert Generation.objects.count() == 2
+
+
+@pytest.mark.parametrize(("headers", "code", "message"), [
+    ({}, "idempotency_key_missing", "Send an Idempotency-Key header"),
+    ({"Idempotency-Key": "   "}, "idempotency_key_missing", "Send an Idempotency-Key header"),
+    ({"Idempotency-Key": "k" * 256}, "idempotency_key_invalid", "1 to 255 printable ASCII characters"),
+    ({"Idempotency-Key": "clé"}, "idempotency_key_invalid", "1 to 255 printable ASCII characters"),
+])
+def test_a_missing_or_malformed_key_is_a_bad_request(api, catalog, shot, headers, code, message):
+    response = api.post(f"/shots/{shot.pk}/takes", headers=headers)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert message in response.json()["detail"]
+    assert not Generation.objects.exists()
+
+
+def test_a_key_of_255_characters_is_accepted(api, catalog, shot):
+    assert api.post(f"/shots/{shot.pk}/takes", headers={"Idempotency-Key": "k" * 255}).status_code == 201
+
+
+def test_too_few_credits_is_payment_required_and_changes_nothing(client, catalog):
+    poor = creator_create(username="poor", credits=1)
+    _, key = api_token_create(user=poor, name="t")
+    shot = shot_for(project_for(poor), duration_seconds=10)
+    needed = shot_take_quote(shot=shot).credits
+    assert needed > 1
+    entries = LedgerEntry.objects.count()
+    response = ApiClient(client, key).post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert response.status_code == 402
+    body = response.json()
+    assert (body["code"], body["needed"], body["available"]) == ("insufficient_credits", needed, 1)
+    assert not Generation.objects.exists() and not Reservation.objects.exists()
+    assert LedgerEntry.objects.count() == entries
+
+
+def test_no_provider_is_unprocessable_and_changes_nothing(api, catalog, shot):
+    ProviderModel.objects.update(enabled=False)
+    response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert response.status_code == 422
+    assert response.json()["code"] == "no_provider_available"
+    assert not Generation.objects.exists() and not Reservation.objects.exists()
+
+
+def test_take_status_and_list(api, catalog, creator, shot):
+    older = shot_take_request(user=creator, shot=shot)
+    newer = shot_take_request(user=creator, shot=shot)
+    listed = api.get(f"/shots/{shot.pk}/takes").json()
+    assert listed["count"] == 2
+    assert [item["id"] for item in listed["items"]] == [newer.pk, older.pk]
+    assert "history" not in listed["items"][0]
+    detail = api.get(f"/takes/{older.pk}")
+    assert detail.status_code == 200 and detail.json()["state"] == "queued"
+
+
+def test_take_list_queries_do_not_grow_with_takes(api, catalog, creator, shot):
+    shot_take_request(user=creator, shot=shot)
+    api.get("/credits")  # the token's first use is recorded once; keep that write out of the count
+    with CaptureQueriesContext(connection) as one:
+        api.get(f"/shots/{shot.pk}/takes")
+    for _ in range(4):
+        shot_take_request(user=creator, shot=shot)
+    with CaptureQueriesContext(connection) as five:
+        assert len(api.get(f"/shots/{shot.pk}/takes").json()["items"]) == 5
+    assert len(five) == len(one)
+
+
+def test_a_ready_take_shows_its_files_evaluation_and_history(api, catalog, shot):
+    created = _ready_take(api, shot)
+    body = api.get(f"/takes/{created['id']}").json()
+    assert body["state"] == "ready", body["failure_reason"]
+    assert (body["progress"], body["failure_reason"]) == (100, "")
+    take = Generation.objects.get()
+    assert body["video_url"] == f"http://testserver{take.video.url}"
+    assert body["poster_url"] == f"http://testserver{take.poster.url}"
+    assert body["thumbnail_url"] == f"http://testserver{take.thumbnail.url}"
+    assert body["evaluation"]["passed"] is True and body["finished_at"] is not None
+    assert [event["to_state"] for event in body["history"]] == [
+        "queued", "routing", "submitting", "generating", "downloading", "evaluating", "ready",
+    ]
+
+
+def test_approving_a_take_that_is_not_ready_is_a_conflict(api, catalog, shot):
+    take_id = api.post(f"/shots/{shot.pk}/takes", headers=KEY).json()["id"]
+    for action, done in (("approve", "approved"), ("reject", "rejected")):
+        response = api.post(f"/takes/{take_id}/{action}")
+        assert response.status_code == 409
+        assert response.json() == {"detail": f"Only a ready take can be {done}.", "code": "not_allowed_now"}
+    assert Generation.objects.get().review == "pending"
+    shot.refresh_from_db()
+    assert shot.approved_take is None
+
+
+def test_approving_then_rejecting_a_ready_take(api, catalog, shot):
+    take_id = _ready_take(api, shot)["id"]
+    response = api.post(f"/takes/{take_id}/approve")
+    assert response.status_code == 200
+    assert response.json()["review"] == "approved"
+    shot.refresh_from_db()
+    assert shot.approved_take_id == take_id
+    assert api.get(f"/shots/{shot.pk}").json()["approved_take_id"] == take_id
+
+    response = api.post(f"/takes/{take_id}/reject")
+    assert response.status_code == 200 and response.json()["review"] == "rejected"
+    shot.refresh_from_db()
+    assert shot.approved_take is None
+
+
+def test_changing_a_shot_after_a_take_keeps_the_take_request(api, catalog, creator, shot):
+    take = shot_take_request(user=creator, shot=shot)
+    shot_update(shot=shot, title="Renamed")
+    assert api.get(f"/takes/{take.pk}").json()["shot_id"] == shot.pk
