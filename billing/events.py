@@ -16,4 +16,4 @@ def _send_credits_changed(user_id: int) -> None:
 
 
 def credits_changed_publish_on_commit(*, user_id: int) -> None:
-    transaction.on_commit(partial(_send_credits_changed, user_id))
+    transaction.on_commit(robust=True, func=partial(_send_credits_changed, user_id))

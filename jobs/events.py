@@ -15,4 +15,4 @@ def _send_take_changed(group: str, take_id: int) -> None:
 
 
 def take_changed_publish_on_commit(*, group: str, take_id: int) -> None:
-    transaction.on_commit(partial(_send_take_changed, group, take_id))
+    transaction.on_commit(robust=True, func=partial(_send_take_changed, group, take_id))

@@ -19,6 +19,9 @@ from studio.config.settings import DATABASES, MEDIA_ROOT  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT, "base_url": "/media/"}  # noqa: F405
 
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # One test database per run, so two people (or two CI jobs) testing at once don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_shotcraft_{_RUN}"}
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: the live server and worker processes open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"shotcraft-{_RUN}.sqlite3")}

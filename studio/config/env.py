@@ -46,7 +46,9 @@ def database_from_url(url: str) -> dict:
     """Turn postgres://user:pass@host:port/name or sqlite:///path into a DATABASES entry."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        # sqlite:////abs/path is an absolute path, sqlite:///rel/path a relative one (the usual convention).
+        path = unquote(parsed.path)[1:]
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
     if parsed.scheme in {"postgres", "postgresql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         return {

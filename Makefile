@@ -1,0 +1,56 @@
+# Shotcraft developer commands. `make run` and `make test` work on a fresh machine:
+# they create .venv with Python 3.11 and (re)install only when pyproject.toml changed.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+CHROMIUM := /usr/bin/chromium
+ARGS ?=
+
+.PHONY: run test bench clean chromium
+
+run: $(RUN_STAMP)
+	$(PY) -m studio.devstack run
+
+test: $(TEST_STAMP) chromium
+	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest $(ARGS); \
+	code=$$?; \
+	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests; that counts as a failure." >&2; fi; \
+	exit $$code
+
+bench: $(RUN_STAMP)
+	$(PY) -m studio.devstack with-redis -- $(PY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf var $(VENV)
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 && $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "Shotcraft needs Python 3.11, and '$(PYTHON)' is missing or another version." >&2; \
+	       echo "Install it (for example: pyenv install 3.11) or point at one: make PYTHON=/path/to/python3.11 run" >&2; \
+	       exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime dependencies only; reinstalled when pyproject.toml is newer than the stamp.
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+# Runtime plus test dependencies (a superset, so it also satisfies `make run`).
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@ $(RUN_STAMP)
+
+# Browser tests drive Debian's Chromium (never a browser that a test tool downloads).
+chromium:
+	@test -x $(CHROMIUM) && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+	  echo "Browser tests need Debian's Chromium at $(CHROMIUM). Install it with:" >&2; \
+	  echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	  exit 1; \
+	fi

