@@ -4,6 +4,7 @@ Errors say what kind of failure happened so the pipeline knows whether to retry,
 another provider, or stop and tell the creator.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,3 +66,109 @@ class BadRequest(ProviderError):
 
 class InsufficientVendorCredit(ProviderError):
     pass
+
+
+class AuthenticationFailed(ProviderError):
+    """Our key was refused: not retryable until ops fix the configuration."""
+
+
+class WebhookRejected(Exception):
+    """A callback that failed verification (bad signature, stale, malformed). Answer 4xx, change nothing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Remote providers: submit a job, then learn its fate by polling or by a verified callback.
+# ---------------------------------------------------------------------------------------------
+
+
+class JobState:
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+
+@dataclass(frozen=True)
+class MultiShotSegment:
+    prompt: str
+    duration_seconds: int
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One job for one provider model, already compiled into that provider's terms."""
+
+    model_id: str  # the vendor's model id or endpoint id, e.g. "gen4_turbo", "fal-ai/veo3/fast"
+    prompt: str
+    negative_prompt: str  # empty when the compiler folded it into the prompt
+    duration_seconds: int
+    aspect_ratio: str  # "16:9", "9:16", "1:1", "4:3"
+    idempotency_key: str  # stable per take attempt; passed to vendors that accept one
+    resolution: str = ""  # "720p", "1080p", … empty: the model's default
+    seed: int | None = None
+    with_audio: bool = False
+    image_url: str | None = None  # start frame: an https URL or a data: URL
+    end_image_url: str | None = None
+    reference_image_urls: tuple[str, ...] = ()
+    multi_shot: tuple[MultiShotSegment, ...] = ()
+    callback_url: str | None = None  # where the vendor should POST status changes, when it can
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    state: str  # a JobState value
+    raw_status: str  # the vendor's own word, for logs and the admin
+    progress: int | None = None  # 0–100 when the vendor reports progress
+    output_url: str | None = None  # where the finished video can be fetched
+    error: ProviderError | None = None  # classified, when state is FAILED
+    poll_after_seconds: float | None = None  # the vendor's own hint, when it gives one
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified callback. `reply` set: answer with that JSON body and apply nothing (e.g. a challenge)."""
+
+    event_id: str
+    job_id: str = ""
+    status: JobStatus | None = None
+    reply: dict | None = None
+
+
+class VideoAdapter(ABC):
+    """The one small interface every remote API family implements (plain Python, no ORM).
+
+    Every method raises a ProviderError subclass for vendor failures, so callers can tell
+    transient trouble (retry) from policy rejections, bad requests and exhausted vendor credit.
+    """
+
+    family: str = ""
+    supports_cancel: bool = False
+    supports_callbacks: bool = False
+
+    @abstractmethod
+    def submit(self, request: GenerationRequest) -> JobStatus:
+        """Start the job; the answer carries the vendor's job id before anything waits."""
+
+    @abstractmethod
+    def status(self, job_id: str) -> JobStatus:
+        """Where the job is now, with progress mapped to 0–100 where the vendor reports it."""
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask the vendor to stop the job. False when the family has no cancel."""
+        return False
+
+    def parse_webhook(self, *, headers: dict[str, str], body: bytes) -> WebhookEvent:
+        """Verify and parse a callback; raise WebhookRejected when it cannot be trusted.
+
+        Families whose vendor does not sign callbacks are verified by our own per-take token
+        in the URL before this is called; they only parse here.
+        """
+        raise WebhookRejected(f"{self.family} does not send callbacks")
+
+    @abstractmethod
+    def fetch_output(self, status: JobStatus, destination: Path, *, max_bytes: int) -> Path:
+        """Download the finished video to `destination` (size-capped)."""

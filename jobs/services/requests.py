@@ -16,13 +16,17 @@ from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable
 from jobs.models import Generation, GenerationEvent
+from providers.health import provider_health
 from providers.models import ProviderModel, ProviderPrice
 from providers.registry import api_family_configured
-from providers.router import RouteCandidate, RouteNeeds, RoutePlan, route_plan
+from providers.router import ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
 from providers.selectors import provider_price_current
 
-# A take's tier maps to the catalog tier the router looks for.
-CATALOG_TIER_FOR = {Generation.Tier.DRAFT: ProviderModel.Tier.DRAFT, Generation.Tier.FINAL: ProviderModel.Tier.PREMIUM}
+# What each take tier asks of the catalog: drafts go cheap and fast, finals go for quality.
+TIER_ROUTING = {
+    Generation.Tier.DRAFT: {"tiers": (ProviderModel.Tier.DRAFT,), "prefer": "cost"},
+    Generation.Tier.FINAL: {"tiers": (ProviderModel.Tier.PREMIUM, ProviderModel.Tier.STANDARD), "prefer": "quality"},
+}
 
 
 @dataclass(frozen=True)
@@ -35,26 +39,40 @@ class TakeQuote:
     compiled: CompiledPrompt
 
 
-def _route_candidates(today) -> tuple[list[RouteCandidate], dict[str, tuple[ProviderModel, ProviderPrice | None]]]:
+def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configured: bool) -> RouteCandidate:
+    usable = configured and model.enabled
+    return RouteCandidate(
+        slug=model.slug, name=model.name, tier=model.tier, enabled=model.enabled, configured=configured,
+        max_duration_seconds=model.max_duration_seconds, allowed_durations=tuple(model.allowed_durations),
+        aspect_ratios=tuple(model.aspect_ratios), image_to_video=model.image_to_video,
+        text_to_video=model.text_to_video, resolutions=tuple(model.resolutions), native_audio=model.native_audio,
+        reference_images=model.reference_images, quality_score=model.quality_score, region=model.region,
+        usd_micros_per_second=price.usd_micros_per_second if price else None,
+        p50_latency_seconds=model.p50_latency_seconds, p90_latency_seconds=model.p90_latency_seconds,
+        health=provider_health(model.slug, per_minute=model.rate_limit_per_minute) if usable else ProviderHealth(),
+    )
+
+
+def _route_candidates(*, today, with_audio: bool) -> tuple[list[RouteCandidate], dict[str, tuple[ProviderModel, ProviderPrice | None]]]:
     candidates, rows = [], {}
     for model in ProviderModel.objects.prefetch_related("prices"):
-        price = provider_price_current(provider_model=model, on=today)
+        price = provider_price_current(provider_model=model, on=today, with_audio=with_audio)
         rows[model.slug] = (model, price)
-        candidates.append(RouteCandidate(
-            slug=model.slug, name=model.name, tier=model.tier, enabled=model.enabled,
-            configured=api_family_configured(model.api_family), max_duration_seconds=model.max_duration_seconds,
-            allowed_durations=tuple(model.allowed_durations), aspect_ratios=tuple(model.aspect_ratios),
-            image_to_video=model.image_to_video,
-            usd_micros_per_second=price.usd_micros_per_second if price else None,
-            p50_latency_seconds=model.p50_latency_seconds,
-        ))
+        candidates.append(_route_candidate(model, price, api_family_configured(model.api_family)))
     return candidates, rows
+
+
+def route_needs_for(*, spec: ShotSpec, tier: str) -> RouteNeeds:
+    return RouteNeeds(
+        **TIER_ROUTING[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
+        has_start_image=bool(spec.reference_image_names),
+    )
 
 
 def take_quote(*, spec: ShotSpec, tier: str) -> TakeQuote:
     """Which provider would render this spec, and what it costs the creator, without side effects."""
-    needs = RouteNeeds(tier=CATALOG_TIER_FOR[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio)
-    candidates, rows = _route_candidates(timezone.localdate())
+    needs = route_needs_for(spec=spec, tier=tier)
+    candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
     plan = route_plan(needs, candidates)
     if plan.first is None:
         raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])

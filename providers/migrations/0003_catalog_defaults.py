@@ -8,5 +8,5 @@ def load_catalog(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("providers", "0001_initial")]
+    dependencies = [("providers", "0002_catalog_capabilities")]
     operations = [migrations.RunPython(load_catalog, migrations.RunPython.noop)]

@@ -1,0 +1,1 @@
+"""Local emulators of each vendor's documented API, for contract tests and sandbox mode."""
