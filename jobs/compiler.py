@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass, field
 
-COMPILER_VERSION = "1"
+from jobs.exceptions import TakeError
+from providers.base import MultiShotSegment
+
+MULTI_SHOT_MIN_SEGMENT_SECONDS = 3
+MULTI_SHOT_MAX_TOTAL_SECONDS = 15
+
+COMPILER_VERSION = "2"  # 2: per-provider dialects (durations, negatives, references, multi-shot)
 
 CAMERA_PHRASES = {
     "static": "locked-off static camera",
@@ -68,3 +74,67 @@ def prompt_compile(spec: ShotSpec) -> CompiledPrompt:
     if spec.style:
         parts.append(_sentence(f"Style: {spec.style}"))
     return CompiledPrompt(text=" ".join(part for part in parts if part), negative=" ".join(spec.negative.split()))
+
+
+class PromptCompileError(TakeError):
+    """The shot cannot be expressed for this provider; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ProviderDialect:
+    """What the compiler needs to know about one provider model (read from its catalog row)."""
+
+    name: str
+    max_duration_seconds: int
+    allowed_durations: tuple[int, ...]
+    negative_prompt: bool
+    reference_images: bool
+    image_to_video: bool
+    multi_shot: bool = False
+
+
+@dataclass(frozen=True)
+class CompiledForProvider:
+    prompt: str
+    negative_prompt: str  # empty when folded into the prompt or unsupported
+    duration_seconds: int
+    use_reference_images: bool
+    multi_shot: tuple[MultiShotSegment, ...] = ()
+    version: str = COMPILER_VERSION
+
+
+def _duration_for(spec: ShotSpec, dialect: ProviderDialect) -> int:
+    if spec.duration_seconds > dialect.max_duration_seconds:
+        raise PromptCompileError(
+            f"{dialect.name} renders at most {dialect.max_duration_seconds} s; this shot is {spec.duration_seconds} s."
+        )
+    if dialect.allowed_durations and spec.duration_seconds not in dialect.allowed_durations:
+        allowed = ", ".join(str(d) for d in dialect.allowed_durations)
+        raise PromptCompileError(f"{dialect.name} renders {allowed} s clips; this shot is {spec.duration_seconds} s.")
+    return spec.duration_seconds
+
+
+def prompt_compile_for(spec: ShotSpec, dialect: ProviderDialect) -> CompiledForProvider:
+    """The shot in one provider's terms: its durations, and negatives folded in where it has none."""
+    base = prompt_compile(spec)
+    prompt, negative = base.text, base.negative
+    if negative and not dialect.negative_prompt:
+        prompt, negative = f"{prompt} {_sentence('Avoid: ' + negative)}", ""
+    use_references = bool(spec.reference_image_names) and (dialect.reference_images or dialect.image_to_video)
+    return CompiledForProvider(prompt=prompt, negative_prompt=negative, duration_seconds=_duration_for(spec, dialect),
+                               use_reference_images=use_references)
+
+
+def multi_shot_compile(specs: list[ShotSpec], dialect: ProviderDialect) -> tuple[MultiShotSegment, ...]:
+    """Several storyboard shots as one multi-shot generation (Kling 3.0): each ≥3 s, ≤15 s in all."""
+    if not dialect.multi_shot:
+        raise PromptCompileError(f"{dialect.name} cannot render several shots in one generation.")
+    if len(specs) < 2:
+        raise PromptCompileError("A multi-shot generation needs at least two shots.")
+    short = [spec.title for spec in specs if spec.duration_seconds < MULTI_SHOT_MIN_SEGMENT_SECONDS]
+    if short:
+        raise PromptCompileError(f"Each shot needs at least {MULTI_SHOT_MIN_SEGMENT_SECONDS} s; too short: {', '.join(short)}.")
+    total = sum(spec.duration_seconds for spec in specs)
+    if total > MULTI_SHOT_MAX_TOTAL_SECONDS:
+        raise PromptCompileError(f"The shots add up to {total} s; {dialect.name} takes at most {MULTI_SHOT_MAX_TOTAL_SECONDS} s in one generation.")
+    return tuple(MultiShotSegment(prompt=prompt_compile(spec).text, duration_seconds=spec.duration_seconds) for spec in specs)
