@@ -1,6 +1,11 @@
 from django.contrib import admin
+from django.shortcuts import render
+from django.urls import path
 
-from jobs.models import Generation, GenerationEvent
+from jobs.selectors import attempt_outcomes_by_model
+from providers.selectors import health_window_start, provider_health_rows
+
+from jobs.models import Attempt, Generation, GenerationEvent, WebhookDelivery
 
 
 class GenerationEventInline(admin.TabularInline):
@@ -14,17 +19,28 @@ class GenerationEventInline(admin.TabularInline):
         return False
 
 
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    fields = ("number", "provider_model", "provider_job_id", "state", "error_kind", "error_message", "polls", "created_at", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     """Takes are read-only here: every state change goes through the pipeline's services."""
 
-    list_display = ("id", "shot", "owner", "tier", "state", "progress", "review", "provider_model", "price_credits", "created_at")
-    list_filter = ("state", "tier", "review", "provider_model")
+    list_display = ("id", "shot", "owner", "tier", "state", "progress", "review", "provider_model", "price_credits", "sandbox", "created_at")
+    list_filter = ("state", "tier", "review", "sandbox", "provider_model")
     search_fields = ("public_id", "owner__username", "shot__title", "compiled_prompt", "failure_reason")
     list_select_related = ("shot", "owner", "provider_model")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Generation._meta.fields] + ["stage_durations"]
-    inlines = [GenerationEventInline]
+    inlines = [AttemptInline, GenerationEventInline]
 
     def has_add_permission(self, request):
         return False
@@ -56,3 +72,42 @@ class GenerationEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyModelAdmin):
+    list_display = ("generation", "number", "provider_model", "state", "error_kind", "polls", "created_at", "finished_at")
+    list_filter = ("state", "error_kind", "provider_model")
+    search_fields = ("provider_job_id", "generation__public_id", "error_message")
+    list_select_related = ("generation", "provider_model")
+    date_hierarchy = "created_at"
+
+    def get_urls(self):
+        health = self.admin_site.admin_view(self.provider_health_view)
+        return [path("provider-health/", health, name="provider_health"), *super().get_urls()]
+
+    def provider_health_view(self, request):
+        """Circuit state, recent success rate and latency of every provider model."""
+        rows = provider_health_rows(attempts_by_model=attempt_outcomes_by_model(since=health_window_start(hours=24)))
+        context = {**self.admin_site.each_context(request), "title": "Provider health (last 24 hours)", "rows": rows,
+                   "opts": self.model._meta}
+        return render(request, "admin/jobs/provider_health.html", context)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
+    list_display = ("created_at", "api_family", "event_id", "generation")
+    list_filter = ("api_family",)
+    search_fields = ("event_id", "generation__public_id")
+    list_select_related = ("generation",)

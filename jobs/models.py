@@ -41,6 +41,7 @@ class Generation(models.Model):
         "providers.ProviderPrice", null=True, blank=True, on_delete=models.PROTECT, related_name="takes"
     )
     provider_job_id = models.CharField(max_length=200, blank=True)
+    sandbox = models.BooleanField(default=False, help_text="Made by a provider emulator, not the real vendor")
     route_plan = models.JSONField(default=dict, blank=True, help_text="Chosen providers and why; excluded ones and why")
 
     request = models.JSONField(help_text="What was asked for: durations, aspect, camera, references")
@@ -104,3 +105,54 @@ class GenerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state}"
+
+
+class Attempt(models.Model):
+    """One try of a take at one provider. A take that falls back has several."""
+
+    class State(models.TextChoices):
+        SUBMITTING = "submitting", "Submitting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    provider_model = models.ForeignKey("providers.ProviderModel", on_delete=models.PROTECT, related_name="attempts")
+    provider_job_id = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SUBMITTING)
+    error_kind = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["generation", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "number"], name="attempt_number_unique_per_take"),
+            models.UniqueConstraint(fields=["provider_model", "provider_job_id"], condition=~Q(provider_job_id=""),
+                                    name="attempt_provider_job_unique"),
+            models.CheckConstraint(condition=Q(state__in=["submitting", "running", "succeeded", "failed", "cancelled"]),
+                                   name="attempt_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Take {self.generation_id} attempt {self.number} at {self.provider_model_id}"
+
+    @property
+    def latency_seconds(self) -> float | None:
+        return (self.finished_at - self.created_at).total_seconds() if self.finished_at else None
+
+
+class WebhookDelivery(models.Model):
+    """Callbacks we accepted, by the vendor's event id, so a repeat is recognised and ignored."""
+
+    api_family = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200)
+    generation = models.ForeignKey(Generation, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_family", "event_id"], name="webhook_event_once")]

@@ -22,8 +22,9 @@ _STOPPABLE = {TakeState.FAILED, TakeState.CANCELLED}
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     TakeState.QUEUED: frozenset({TakeState.ROUTING} | _STOPPABLE),
     TakeState.ROUTING: frozenset({TakeState.SUBMITTING} | _STOPPABLE),
-    TakeState.SUBMITTING: frozenset({TakeState.GENERATING} | _STOPPABLE),
-    TakeState.GENERATING: frozenset({TakeState.DOWNLOADING} | _STOPPABLE),
+    # A failed provider sends the take back to routing, to its plan's next provider.
+    TakeState.SUBMITTING: frozenset({TakeState.GENERATING, TakeState.ROUTING} | _STOPPABLE),
+    TakeState.GENERATING: frozenset({TakeState.DOWNLOADING, TakeState.ROUTING} | _STOPPABLE),
     TakeState.DOWNLOADING: frozenset({TakeState.EVALUATING} | _STOPPABLE),
     # Evaluation is our own work on a stored file: there is nothing at a vendor left to cancel.
     TakeState.EVALUATING: frozenset({TakeState.READY, TakeState.FAILED}),

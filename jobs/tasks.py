@@ -1,13 +1,36 @@
-"""Celery entry points: take ids in, one service call, no business logic here."""
+"""Celery entry points: take ids in, one service call, the retry policy, nothing else.
+
+`RetryLater` from a service means "run the submit step again after N seconds": the take was
+throttled, hit a transient error, or moved to its next provider.
+"""
 
 from celery import shared_task
 
 
-@shared_task(name="jobs.take_run", acks_late=True)
-def take_run_task(take_id: int) -> None:
-    from jobs.services.pipeline import take_run
+@shared_task(bind=True, name="jobs.take_run", acks_late=True, max_retries=None)
+def take_run_task(self, take_id: int) -> None:
+    from jobs.services.dispatch import take_advance
+    from jobs.services.remote import RetryLater
 
-    take_run(take_id=take_id)
+    try:
+        first_poll = take_advance(take_id=take_id)
+    except RetryLater as later:
+        raise self.retry(countdown=later.seconds) from None
+    if first_poll is not None:
+        take_poll_task.apply_async((take_id,), countdown=first_poll)
+
+
+@shared_task(name="jobs.take_poll", acks_late=True)
+def take_poll_task(take_id: int) -> None:
+    from jobs.services.remote import RetryLater, take_poll
+
+    try:
+        next_poll = take_poll(take_id=take_id)
+    except RetryLater as later:
+        take_run_task.apply_async((take_id,), countdown=later.seconds)
+        return
+    if next_poll is not None:
+        take_poll_task.apply_async((take_id,), countdown=next_poll)
 
 
 @shared_task(name="jobs.tasks.takes_reap_stalled")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from providers.models import ProviderModel, ProviderPrice
-from providers.registry import api_family_configured
+from providers.registry import api_family_status
 
 
 class ProviderPriceInline(admin.TabularInline):
@@ -12,15 +12,16 @@ class ProviderPriceInline(admin.TabularInline):
 
 @admin.register(ProviderModel)
 class ProviderModelAdmin(admin.ModelAdmin):
-    list_display = ("name", "vendor", "api_family", "tier", "enabled", "configured", "max_duration_seconds", "p50_latency_seconds")
+    list_display = ("name", "vendor", "api_family", "tier", "enabled", "status", "max_duration_seconds", "p50_latency_seconds")
+    change_list_template = "admin/providers/providermodel/change_list.html"
     list_filter = ("tier", "enabled", "vendor", "api_family", "native_audio", "image_to_video")
     search_fields = ("slug", "name", "vendor")
     list_editable = ("enabled",)
     inlines = [ProviderPriceInline]
 
-    @admin.display(boolean=True, description="Configured")
-    def configured(self, provider_model):
-        return api_family_configured(provider_model.api_family)
+    @admin.display(description="Status")
+    def status(self, provider_model):
+        return api_family_status(provider_model.api_family)
 
 
 @admin.register(ProviderPrice)

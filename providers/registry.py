@@ -1,15 +1,77 @@
-"""Which API families this installation can actually call."""
+"""Which API families this installation can call, and their adapters, built from settings."""
 
-# Each API family lists the environment settings it needs; an empty tuple needs none.
-API_FAMILY_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "local_animatic": (),
+from functools import lru_cache
+from importlib import import_module
+
+from django.conf import settings
+
+from providers.base import VideoAdapter
+
+# family → (adapter class path, the settings it cannot work without)
+ADAPTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "runway": ("providers.adapters.runway.RunwayAdapter", ("api_key",)),
+    "fal": ("providers.adapters.fal.FalAdapter", ("api_key",)),
+    "openai_videos": ("providers.adapters.openai_videos.OpenAIVideosAdapter", ("api_key",)),
+    "google_veo": ("providers.adapters.google_veo.GoogleVeoAdapter", ("api_key",)),
+    "luma": ("providers.adapters.luma.LumaAdapter", ("api_key",)),
+    "minimax": ("providers.adapters.minimax.MiniMaxAdapter", ("api_key",)),
+    "replicate": ("providers.adapters.replicate.ReplicateAdapter", ("api_key",)),
+    "kling": ("providers.adapters.kling.KlingAdapter", ("access_key", "secret_key")),
 }
+LOCAL_FAMILIES = ("local_animatic", "self_hosted")
+
+
+def is_sandbox(api_family: str) -> bool:
+    return api_family in settings.PROVIDER_SANDBOX_URLS
 
 
 def api_family_configured(api_family: str) -> bool:
-    from django.conf import settings
-
-    requirements = API_FAMILY_REQUIREMENTS.get(api_family)
-    if requirements is None:
+    if api_family == "local_animatic":
+        return True
+    if api_family == "self_hosted":
+        return bool(settings.SELF_HOSTED_MODEL_DIR) and _self_hosted_installed()
+    if api_family not in ADAPTERS:
         return False
-    return all(getattr(settings, name, None) for name in requirements)
+    if is_sandbox(api_family):
+        return True
+    options = settings.PROVIDER_SETTINGS.get(api_family, {})
+    return all(options.get(name) for name in ADAPTERS[api_family][1])
+
+
+def api_family_status(api_family: str) -> str:
+    """A word for ops and creators: sandbox, configured, not configured, not installed."""
+    if api_family == "self_hosted" and settings.SELF_HOSTED_MODEL_DIR and not _self_hosted_installed():
+        return "not installed"
+    if not api_family_configured(api_family):
+        return "not configured"
+    return "sandbox" if is_sandbox(api_family) else "configured"
+
+
+def _self_hosted_installed() -> bool:
+    try:
+        from providers.local.diffusers_runner import self_hosted_available
+    except ImportError:
+        return False
+    return self_hosted_available()
+
+
+def adapter_for(api_family: str) -> VideoAdapter:
+    if not api_family_configured(api_family) or api_family not in ADAPTERS:
+        raise LookupError(f"{api_family} is not configured")
+    return _adapter(api_family, _options_key(api_family))
+
+
+def _options_key(api_family: str) -> tuple:
+    if is_sandbox(api_family):
+        from providers.emulators.sandbox import sandbox_adapter_options
+
+        options = sandbox_adapter_options(api_family, settings.PROVIDER_SANDBOX_URLS[api_family])
+    else:
+        options = {key: value for key, value in settings.PROVIDER_SETTINGS[api_family].items() if value is not None}
+    return tuple(sorted(options.items()))
+
+
+@lru_cache(maxsize=32)
+def _adapter(api_family: str, options: tuple) -> VideoAdapter:
+    module_path, class_name = ADAPTERS[api_family][0].rsplit(".", 1)
+    return getattr(import_module(module_path), class_name)(**dict(options))

@@ -34,9 +34,21 @@ class TakeQuote:
     plan: RoutePlan
     provider_model: ProviderModel
     price: ProviderPrice
-    credits: int
+    credits: int  # the price on the first choice: what the creator is charged if it succeeds there
+    hold_credits: int  # held while the take runs: enough for the dearest of the first fallbacks
     provider_cost_usd_micros: int
     compiled: CompiledPrompt
+
+
+FALLBACKS_COVERED = 3
+
+
+def take_credits_for_cost(*, usd_micros_per_second: int, duration_seconds: int) -> int:
+    return take_price_credits(
+        usd_micros_per_second=usd_micros_per_second, duration_seconds=duration_seconds,
+        markup=settings.CREDIT_MARKUP_DECIMAL, credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
+        minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
+    )
 
 
 def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configured: bool) -> RouteCandidate:
@@ -78,13 +90,11 @@ def take_quote(*, spec: ShotSpec, tier: str) -> TakeQuote:
         raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
     provider_model, price = rows[plan.first.slug]
     per_second = price.usd_micros_per_second
-    credits = take_price_credits(
-        usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds,
-        markup=settings.CREDIT_MARKUP_DECIMAL, credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
-        minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
-    )
+    credits = take_credits_for_cost(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds)
+    covered = [rows[step.slug][1].usd_micros_per_second for step in plan.chosen[:FALLBACKS_COVERED]]
+    hold = max(take_credits_for_cost(usd_micros_per_second=micros, duration_seconds=spec.duration_seconds) for micros in covered)
     return TakeQuote(
-        plan=plan, provider_model=provider_model, price=price, credits=credits,
+        plan=plan, provider_model=provider_model, price=price, credits=credits, hold_credits=hold,
         provider_cost_usd_micros=provider_cost_usd_micros(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds),
         compiled=prompt_compile(spec),
     )
@@ -136,9 +146,9 @@ def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuot
         price_credits=quote.credits, provider_cost_usd_micros=quote.provider_cost_usd_micros,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, heartbeat_at=timezone.now(),
     )
-    take.reservation = credits_reserve(user_id=owner_id, amount=quote.credits, reference=f"take:{take.public_id}")
+    take.reservation = credits_reserve(user_id=owner_id, amount=quote.hold_credits, reference=f"take:{take.public_id}")
     take.save(update_fields=["reservation"])
-    GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.credits} credits reserved")
+    GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.hold_credits} credits held")
     take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
     transaction.on_commit(partial(_enqueue_take_run, take.pk))
     return take

@@ -4,6 +4,7 @@ Defaults give a working development setup (SQLite, local media, Redis from REDIS
 `make run` provides). With DJANGO_ENV=production the app refuses to start on unsafe settings.
 """
 
+import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -171,6 +172,33 @@ if CREDIT_VALUE_USD_DECIMAL <= 0 or CREDIT_MARKUP_DECIMAL <= 0:
     raise ImproperlyConfigured("CREDIT_VALUE_USD and CREDIT_MARKUP must be positive")
 MINIMUM_CHARGE_CREDITS = env_int("MINIMUM_CHARGE_CREDITS", 1)
 STARTER_CREDITS = env_int("STARTER_CREDITS", 500)
+
+# Providers. A family is configured when its credentials are set; without them its models show
+# as "not configured" and are never used. PROVIDER_SANDBOX_URLS (JSON, family → emulator URL)
+# points families at the local emulators instead: `make run` sets it in sandbox mode.
+PROVIDER_SETTINGS = {
+    "runway": {"api_key": env_str("RUNWAYML_API_SECRET"), "base_url": env_str("RUNWAY_BASE_URL", "https://api.dev.runwayml.com")},
+    "fal": {"api_key": env_str("FAL_KEY"), "base_url": env_str("FAL_QUEUE_URL", "https://queue.fal.run"),
+            "jwks_url": env_str("FAL_JWKS_URL", "https://rest.fal.ai/.well-known/jwks.json")},
+    "openai_videos": {"api_key": env_str("OPENAI_API_KEY"), "base_url": env_str("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                      "webhook_secret": env_str("OPENAI_WEBHOOK_SECRET")},
+    "google_veo": {"api_key": env_str("GEMINI_API_KEY"), "base_url": env_str("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")},
+    "luma": {"api_key": env_str("LUMAAI_API_KEY"), "base_url": env_str("LUMA_BASE_URL", "https://api.lumalabs.ai/dream-machine/v1")},
+    "minimax": {"api_key": env_str("MINIMAX_API_KEY"), "base_url": env_str("MINIMAX_BASE_URL", "https://api.minimax.io")},
+    "replicate": {"api_key": env_str("REPLICATE_API_TOKEN"), "base_url": env_str("REPLICATE_BASE_URL", "https://api.replicate.com/v1"),
+                  "webhook_secret": env_str("REPLICATE_WEBHOOK_SECRET")},
+    "kling": {"access_key": env_str("KLING_ACCESS_KEY"), "secret_key": env_str("KLING_SECRET_KEY"),
+              "base_url": env_str("KLING_BASE_URL", "https://api-singapore.klingai.com")},
+}
+try:
+    PROVIDER_SANDBOX_URLS = json.loads(env_str("PROVIDER_SANDBOX_URLS", "{}"))
+except json.JSONDecodeError:
+    raise ImproperlyConfigured("PROVIDER_SANDBOX_URLS must be a JSON object of family → URL") from None
+if PRODUCTION and PROVIDER_SANDBOX_URLS:
+    raise ImproperlyConfigured("Sandbox providers cannot be used when DJANGO_ENV=production")
+SELF_HOSTED_MODEL_DIR = env_str("SELF_HOSTED_MODEL_DIR")  # one sub-folder per pipeline kind: wan, ltx, …
+# Where vendors send callbacks: this app's public address.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)

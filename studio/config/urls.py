@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve as serve_file
 
+from jobs.webhooks import provider_callback
 from studio.config.api import api
 
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("webhooks/<slug:family>/<uuid:public_id>/<str:token>/", provider_callback, name="provider-callback"),
     path("", include("studio.urls")),
 ]
 

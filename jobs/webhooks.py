@@ -1,0 +1,37 @@
+"""The HTTP edge for vendor callbacks: verify, parse, hand over to the service, answer."""
+
+import json
+import logging
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from jobs.services.callbacks import callback_apply, callback_token_check
+from providers.base import WebhookRejected
+from providers.registry import adapter_for, api_family_configured
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def provider_callback(request: HttpRequest, family: str, public_id: UUID, token: str) -> HttpResponse:
+    if not api_family_configured(family):
+        return JsonResponse({"detail": "unknown provider"}, status=404)
+    try:
+        callback_token_check(family=family, public_id=public_id, token=token)
+    except WebhookRejected:
+        logger.warning("refused %s callback for take %s: bad token", family, public_id)
+        return JsonResponse({"detail": "bad callback token"}, status=401)
+    try:
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        event = adapter_for(family).parse_webhook(headers=headers, body=request.body)
+        if event.reply is not None:
+            return JsonResponse(event.reply)
+        outcome = callback_apply(family=family, public_id=public_id, event=event)
+    except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
+        logger.warning("refused %s callback for take %s: %s", family, public_id, rejected)
+        return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)
+    return JsonResponse({"status": outcome})

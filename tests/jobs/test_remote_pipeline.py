@@ -1,0 +1,133 @@
+"""Takes on a remote provider, driven step by step against the Runway emulator.
+
+The real adapter (official runwayml SDK) talks HTTP to the emulator; the pipeline's submit,
+poll, retry, fallback and settle steps run as the Celery tasks would run them.
+"""
+
+import time
+import uuid
+
+import pytest
+
+from billing.models import CreditAccount, Reservation
+from billing.selectors import credit_accounts_out_of_balance
+from jobs.models import Attempt, Generation
+from jobs.services.dispatch import take_advance
+from jobs.services.remote import RetryLater, take_poll
+from providers import health
+from providers.emulators.sandbox import emulator_create
+from providers.models import ProviderModel
+from studio.services.takes import shot_take_request
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def runway(settings, catalog):
+    with emulator_create("runway", latency_seconds=0.6) as emulator:
+        settings.PROVIDER_SANDBOX_URLS = {"runway": emulator.url}
+        ProviderModel.objects.filter(slug="local-animatic").update(enabled=False)
+        # A fresh circuit and bucket per test: slugs are shared through Redis.
+        for slug in ("runway-gen45-turbo", "runway-gen4-turbo"):
+            health.circuit_reset(slug)
+            health.health_redis().delete(health._key(slug, "bucket"), health._key(slug, "slots"))
+        yield emulator
+
+
+def drive(take_id: int, *, timeout: float = 30) -> Generation:
+    """Run submit and poll steps the way the tasks chain them, until the take settles."""
+    deadline, step = time.monotonic() + timeout, "submit"
+    while time.monotonic() < deadline:
+        try:
+            delay = take_advance(take_id=take_id) if step == "submit" else take_poll(take_id=take_id)
+        except RetryLater as later:
+            step, delay = "submit", later.seconds
+        else:
+            if delay is None:
+                take = Generation.objects.get(pk=take_id)
+                if take.is_terminal:
+                    return take
+            step = "poll"
+        time.sleep(min(delay or 0, 0.3))
+    raise AssertionError(f"take {take_id} did not settle: {Generation.objects.get(pk=take_id).state}")
+
+
+def test_a_remote_take_is_submitted_polled_downloaded_and_charged(runway, creator, shot):
+    take = shot_take_request(user=creator, shot=shot)
+    assert take.provider_model.slug == "runway-gen45-turbo"
+    take = drive(take.pk)
+    assert take.state == "ready", take.failure_reason
+    assert take.sandbox is True
+    assert take.video and take.poster and take.thumbnail
+    attempt = take.attempts.get()
+    assert attempt.state == "succeeded" and attempt.provider_job_id == take.provider_job_id
+    sent = [r for r in runway.requests_seen if r.path == "/v1/text_to_video"]
+    assert len(sent) == 1 and sent[0].json()["model"] == "gen4.5"
+    assert Reservation.objects.get(pk=take.reservation_id).captured_amount == take.price_credits
+    assert CreditAccount.objects.get(user=creator).balance == 500 - take.price_credits
+    states = list(take.events.values_list("to_state", flat=True))
+    assert states[:4] == ["queued", "routing", "submitting", "generating"] and states[-1] == "ready"
+
+
+def test_transient_errors_are_retried_on_the_same_provider(runway, creator, shot):
+    runway.inject("submit", "503", times=2)
+    take = drive(shot_take_request(user=creator, shot=shot).pk)
+    assert take.state == "ready", take.failure_reason
+    assert list(take.attempts.values_list("state", flat=True)) == ["failed", "failed", "succeeded"]
+    assert "retrying Gen-4.5 Turbo" in " ".join(take.events.values_list("detail", flat=True))
+
+
+def test_exhausted_vendor_credit_opens_the_circuit_and_moves_to_the_next_provider(runway, creator, project, shot):
+    from tests.jobs.test_pipeline import png_upload
+    from studio.services.images import character_image_add
+    from studio.services.projects import character_create, shot_update
+
+    mei = character_create(project=project, name="Mei")
+    character_image_add(character=mei, upload=png_upload((180, 90, 40)))
+    shot_update(shot=shot, characters=[mei], duration_seconds=5)
+    runway.inject("submit", "credit")
+    take = shot_take_request(user=creator, shot=shot)
+    first, second = [ProviderModel.objects.get(slug=step["slug"]) for step in take.route_plan["chosen"][:2]]
+    assert {first.slug, second.slug} == {"runway-gen45-turbo", "runway-gen4-turbo"}
+    take = drive(take.pk)
+    assert take.state == "ready", take.failure_reason
+    assert take.provider_model == second
+    details = " ".join(take.events.values_list("detail", flat=True))
+    assert f"re-routed from {first.name} to {second.name}" in details
+    assert health.circuit_state(first.slug).state == "open"
+    sent = [r.json() for r in runway.requests_seen if r.path == "/v1/image_to_video"]
+    assert sent and sent[-1]["promptImage"].startswith("data:image/jpeg;base64,")
+    assert credit_accounts_out_of_balance() == []
+
+
+def test_a_content_policy_rejection_stops_with_the_vendors_reason_and_releases_credits(runway, creator, project):
+    from tests.factories import shot_for
+
+    shot = shot_for(project, subject="[sandbox:policy] a forbidden scene")
+    take = drive(shot_take_request(user=creator, shot=shot).pk)
+    assert take.state == "failed"
+    assert "refused this shot under its content policy" in take.failure_reason
+    assert take.attempts.count() == 1  # not retried blindly
+    assert CreditAccount.objects.get(user=creator).available == 500
+
+
+def test_when_every_provider_fails_the_take_fails_and_nothing_is_charged(runway, creator, shot):
+    runway.inject("submit", "500", times=10)
+    take = drive(shot_take_request(user=creator, shot=shot).pk)
+    assert take.state == "failed"
+    assert "Every provider for this shot failed" in take.failure_reason
+    assert Attempt.objects.filter(generation=take, state="failed").count() == 3
+    assert CreditAccount.objects.get(user=creator).held == 0
+    assert CreditAccount.objects.get(user=creator).balance == 500
+
+
+def test_a_provider_over_its_rate_limit_makes_the_take_wait_not_fail(runway, creator, shot):
+    ProviderModel.objects.filter(slug="runway-gen45-turbo").update(rate_limit_per_minute=1)
+    first = shot_take_request(user=creator, shot=shot, idempotency_key=str(uuid.uuid4()))
+    second = shot_take_request(user=creator, shot=shot, idempotency_key=str(uuid.uuid4()))
+    take_advance(take_id=first.pk)
+    with pytest.raises(RetryLater) as later:
+        take_advance(take_id=second.pk)
+    assert 0 < later.value.seconds <= 60
+    assert "throttled" in second.events.latest("id").detail
+    assert Generation.objects.get(pk=second.pk).state == "routing"
