@@ -177,7 +177,7 @@ STARTER_CREDITS = env_int("STARTER_CREDITS", 500)
 # as "not configured" and are never used. PROVIDER_SANDBOX_URLS (JSON, family → emulator URL)
 # points families at the local emulators instead: `make run` sets it in sandbox mode.
 PROVIDER_SETTINGS = {
-    "runway": {"api_key": env_str("RUNWAYML_API_SECRET"), "base_url": env_str("RUNWAY_BASE_URL", "https://api.dev.runwayml.com")},
+    "runway": {"api_key": env_str("RUNWAYML_API_SECRET"), "base_url": env_str("RUNWAYML_BASE_URL", "https://api.dev.runwayml.com")},
     "fal": {"api_key": env_str("FAL_KEY"), "base_url": env_str("FAL_QUEUE_URL", "https://queue.fal.run"),
             "jwks_url": env_str("FAL_JWKS_URL", "https://rest.fal.ai/.well-known/jwks.json")},
     "openai_videos": {"api_key": env_str("OPENAI_API_KEY"), "base_url": env_str("OPENAI_BASE_URL", "https://api.openai.com/v1"),
