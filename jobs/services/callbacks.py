@@ -11,6 +11,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from jobs.models import Attempt, Generation, WebhookDelivery
@@ -44,7 +45,7 @@ def callback_apply(*, family: str, public_id, event: WebhookEvent) -> str:
             WebhookDelivery.objects.create(api_family=family, event_id=event.event_id, generation=take)
     except IntegrityError:
         return "duplicate"
-    attempt = take.attempts.filter(provider_job_id=event.job_id).first() if event.job_id else None
+    attempt = _attempt_for_job(take, event.job_id)
     if attempt is None or attempt.state not in (Attempt.State.SUBMITTING, Attempt.State.RUNNING):
         return "stale"  # about an earlier attempt, or one already settled
     status = event.status
@@ -53,6 +54,13 @@ def callback_apply(*, family: str, public_id, event: WebhookEvent) -> str:
     if take.state == TakeState.GENERATING:
         transaction.on_commit(partial(_poll_now, take.pk))
     return "applied"
+
+
+def _attempt_for_job(take: Generation, job_id: str) -> Attempt | None:
+    """Vendors name jobs in callbacks by their own id; ours may be a longer path ending in it (fal)."""
+    if not job_id:
+        return None
+    return take.attempts.filter(Q(provider_job_id=job_id) | Q(provider_job_id__endswith=f"/{job_id}")).first()
 
 
 def _poll_now(take_id: int) -> None:

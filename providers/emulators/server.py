@@ -100,6 +100,7 @@ class Emulator:
         self.requests_seen: list[Request] = []
         self.callbacks_sent: list[dict] = []
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()  # rendering takes seconds: never under the request lock
         self._outputs: dict[tuple[int, str], Path] = {}
         self._output_dir = Path(mkdtemp(prefix=f"emulator-{self.family}-"))
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -185,7 +186,7 @@ class Emulator:
     def output_path(self, job: EmulatedJob) -> Path:
         """A real MP4 for the job (cached per duration and aspect ratio: rendering costs seconds)."""
         key = (job.duration_seconds, job.aspect_ratio)
-        with self._lock:
+        with self._render_lock:
             if key not in self._outputs:
                 request = RenderRequest(prompt=job.prompt, negative_prompt="", duration_seconds=job.duration_seconds,
                                         aspect_ratio=job.aspect_ratio, camera="dolly_in", seed=7,
