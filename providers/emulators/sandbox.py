@@ -36,13 +36,13 @@ _OPTIONS = {
     "luma": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/dream-machine/v1"},
     "minimax": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url},
     "replicate": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/v1", "webhook_secret": SANDBOX_WEBHOOK_SECRET},
-    "kling": lambda url: {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key", "base_url": url},
+    "kling": lambda url: {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key-for-local-kling-emulator-only", "base_url": url},
 }
 # What each emulator needs to match those options.
 _EMULATOR_OPTIONS = {
     "openai_videos": {"webhook_secret": SANDBOX_WEBHOOK_SECRET},
     "replicate": {"webhook_secret": SANDBOX_WEBHOOK_SECRET},
-    "kling": {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key"},
+    "kling": {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key-for-local-kling-emulator-only"},
 }
 
 
