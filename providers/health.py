@@ -139,6 +139,12 @@ def circuit_reset(slug: str, *, client: redis.Redis | None = None) -> None:
     client.delete(_key(slug, "outcomes"), _key(slug, "open_until"), _key(slug, "probe"))
 
 
+def health_forget(slug: str, *, client: redis.Redis | None = None) -> None:
+    """Drop everything known about a provider's health: circuit, request budget and slots."""
+    client = client or health_redis()
+    client.delete(*(_key(slug, part) for part in ("outcomes", "open_until", "probe", "bucket", "slots")))
+
+
 def rate_limit_take(slug: str, *, per_minute: int | None, now: float | None = None,
                     client: redis.Redis | None = None) -> float:
     """Take one request token; returns 0 when allowed, else the seconds to wait for one."""

@@ -12,6 +12,7 @@ own, the rest are stopped and the exit code is 1.
 """
 
 import ctypes
+import json
 import os
 import selectors
 import shutil
@@ -226,6 +227,22 @@ def child_env(redis_url: str) -> dict:
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "studio.config.settings")}
 
 
+def sandbox_wanted() -> bool:
+    """Sandbox providers are on by default in development: PROVIDER_SANDBOX=0 turns them off."""
+    return os.environ.get("PROVIDER_SANDBOX", "1") != "0" and os.environ.get("DJANGO_ENV") != "production"
+
+
+def sandbox_ports() -> dict[str, int]:
+    from providers.emulators.sandbox import EMULATORS
+
+    return {family: free_port() for family in EMULATORS}
+
+
+def sandbox_env(ports: dict[str, int], web_port: int) -> dict[str, str]:
+    urls = {family: f"http://127.0.0.1:{port}" for family, port in ports.items()}
+    return {"PROVIDER_SANDBOX_URLS": json.dumps(urls), "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}"}
+
+
 def prepare(env: dict) -> None:
     """Migrate, load the provider catalog and seed the demo data; all of it safe to repeat."""
     for arguments in SETUP_COMMANDS:
@@ -252,11 +269,13 @@ def beat_schedule(port: int) -> Iterator[Path]:
         remove()
 
 
-def stack_commands(port: int, schedule: Path) -> dict[str, list[str]]:
+def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = None) -> dict[str, list[str]]:
     from django.conf import settings
 
     celery = [sys.executable, "-m", "celery", "-A", "studio.config"]
+    emulators = {"sandbox": [sys.executable, "-m", "providers.emulators.sandbox", "--ports", json.dumps(sandbox)]} if sandbox else {}
     return {
+        **emulators,
         "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"],
         "worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool=threads",
                    "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
@@ -281,6 +300,8 @@ def banner_text(port: int, redis_url: str, *, embedded: bool) -> str:
         f"  Log in as {DEMO_USERNAME} / {password}     admin: /admin/ (manage.py createsuperuser)",
         f"  Database: {where}",
         f"  Redis:    {redis_url}" + (" (embedded, stops with this command)" if embedded else ""),
+        "  Providers: " + ("sandbox emulators for every vendor (PROVIDER_SANDBOX=0 turns them off)"
+                           if sandbox_wanted() else "real vendors where keys are set; local animatic always"),
         "  Ctrl-C stops everything.", rule,
     ])
 
@@ -291,7 +312,8 @@ def run() -> int:
         raise DevstackError(f"Port {port} is already in use: stop what runs there, or set PORT (PORT=8001 make run).")
     VAR.mkdir(exist_ok=True)
     with redis_for_children() as (redis_url, redis_process):
-        env = child_env(redis_url)
+        sandbox = sandbox_ports() if sandbox_wanted() else None
+        env = {**child_env(redis_url), **(sandbox_env(sandbox, port) if sandbox else {})}
         os.environ.update(REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE=env["DJANGO_SETTINGS_MODULE"])
         import django
 
@@ -299,7 +321,7 @@ def run() -> int:
         prepare(env)
         guards = [Child("redis", redis_process)] if redis_process else []
         banner = banner_text(port, redis_url, embedded=bool(guards))
-        with beat_schedule(port) as schedule, children_started(stack_commands(port, schedule), env) as children:
+        with beat_schedule(port) as schedule, children_started(stack_commands(port, schedule, sandbox), env) as children:
             code = supervise(children, guards=guards, ready_port=port, banner=banner)
     print("devstack | everything stopped.", flush=True)
     return code

@@ -7,8 +7,14 @@ from tests.stack import celery_worker, daphne_server
 
 @pytest.fixture
 def catalog(db):
-    """The default provider catalog (transactional tests flush the migration's copy)."""
+    """The default provider catalog (transactional tests flush the migration's copy), every
+    provider starting healthy: circuits, rate limits and slots live in Redis across tests."""
+    from providers.health import health_forget
+    from providers.models import ProviderModel
+
     catalog_sync()
+    for slug in ProviderModel.objects.values_list("slug", flat=True):
+        health_forget(slug)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import base64
 import logging
 import random
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files import File
@@ -41,12 +40,13 @@ MAX_POLL_DELAY_SECONDS = 30.0
 OUTPUT_MAX_BYTES = 500 * 1024 * 1024
 
 
-@dataclass(frozen=True)
 class RetryLater(Exception):
-    """Not now: run this step again after `seconds` (throttled, transient trouble, no free slot)."""
+    """Not now: run the submit step again after `seconds` (throttled, transient trouble, re-routed)."""
 
-    seconds: float
-    reason: str = ""
+    def __init__(self, seconds: float, reason: str = ""):
+        super().__init__(f"retry in {seconds:.1f} s: {reason}")
+        self.seconds = seconds
+        self.reason = reason
 
 
 def take_submit(*, take_id: int) -> float | None:

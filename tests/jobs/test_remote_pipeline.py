@@ -27,10 +27,6 @@ def runway(settings, catalog):
     with emulator_create("runway", latency_seconds=0.6) as emulator:
         settings.PROVIDER_SANDBOX_URLS = {"runway": emulator.url}
         ProviderModel.objects.filter(slug="local-animatic").update(enabled=False)
-        # A fresh circuit and bucket per test: slugs are shared through Redis.
-        for slug in ("runway-gen45-turbo", "runway-gen4-turbo"):
-            health.circuit_reset(slug)
-            health.health_redis().delete(health._key(slug, "bucket"), health._key(slug, "slots"))
         yield emulator
 
 

@@ -1,0 +1,102 @@
+"""Vendor callbacks through our real endpoint: verified, deduplicated, applied once, forgeries refused."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import WebhookDelivery
+from jobs.services.callbacks import callback_token, callback_url_for
+from jobs.services.dispatch import take_advance
+from providers import health
+from providers.emulators.sandbox import emulator_create
+from providers.models import ProviderModel
+from studio.services.takes import shot_take_request
+from tests.factories import shot_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fal(settings, catalog):
+    with emulator_create("fal", latency_seconds=0.3) as emulator:
+        settings.PROVIDER_SANDBOX_URLS = {"fal": emulator.url}
+        settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens: we deliver callbacks by hand
+        ProviderModel.objects.filter(slug="local-animatic").update(enabled=False)
+        yield emulator
+
+
+@pytest.fixture
+def submitted_take(fal, creator, project):
+    take = shot_take_request(user=creator, shot=shot_for(project, duration_seconds=5))
+    assert take.provider_model.api_family == "fal"
+    take_advance(take_id=take.pk)
+    take.refresh_from_db()
+    assert take.state == "generating"
+    return take
+
+
+def signed_callback(fal, take, phase="succeeded"):
+    import time
+
+    job = next(iter(fal.jobs.values()))
+    while fal.job_phase(job)[0] != phase:
+        time.sleep(0.05)
+    return fal.callback_request(job, phase)
+
+
+def post(client, take, body, headers, token=None):
+    url = reverse("provider-callback", args=["fal", take.public_id, token or callback_token(family="fal", public_id=take.public_id)])
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items() if name.lower() != "content-type"}
+    return client.post(url, data=body, content_type="application/json", **extra)
+
+
+def test_the_callback_url_carries_our_per_take_token(submitted_take, fal):
+    url = callback_url_for(family="fal", take=submitted_take)
+    assert url.startswith("http://127.0.0.1:9/webhooks/fal/") and callback_token(family="fal", public_id=submitted_take.public_id) in url
+    sent = [r for r in fal.requests_seen if r.method == "POST" and "fal_webhook" in r.query]
+    assert sent and sent[0].query["fal_webhook"] == url
+
+
+def test_a_verified_callback_is_applied_once_and_asks_for_a_poll(client, submitted_take, fal, django_capture_on_commit_callbacks):
+    body, headers = signed_callback(fal, submitted_take)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post(client, submitted_take, body, headers)
+    assert response.status_code == 200 and response.json() == {"status": "applied"}
+    assert [cb.func.__name__ for cb in callbacks] == ["_poll_now"]
+    assert post(client, submitted_take, body, headers).json() == {"status": "duplicate"}
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_wrong_token_is_refused_and_changes_nothing(client, submitted_take, fal):
+    body, headers = signed_callback(fal, submitted_take)
+    response = post(client, submitted_take, body, headers, token="0" * 40)
+    assert response.status_code == 401
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_tampered_or_unsigned_body_is_refused(client, submitted_take, fal):
+    body, headers = signed_callback(fal, submitted_take)
+    tampered = json.loads(body) | {"status": "ERROR"}
+    assert post(client, submitted_take, json.dumps(tampered).encode(), headers).status_code == 400
+    unsigned = {k: v for k, v in headers.items() if "signature" not in k.lower()}
+    assert post(client, submitted_take, body, unsigned).status_code == 400
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_stale_timestamp_is_refused(client, submitted_take, fal):
+    import time
+
+    body, _ = signed_callback(fal, submitted_take)
+    job_id = json.loads(body)["request_id"]
+    old = fal.signed_headers(body, job_id, timestamp=int(time.time()) - 3600)
+    assert post(client, submitted_take, body, old).status_code == 400
+
+
+def test_a_callback_about_another_job_is_recorded_but_changes_nothing(client, submitted_take, fal, django_capture_on_commit_callbacks):
+    body = json.dumps({"request_id": "someone-elses-job", "gateway_request_id": "g", "status": "OK", "payload": {"video": {"url": f"{fal.url}/_emulator/files/x.mp4", "content_type": "video/mp4"}}}).encode()
+    headers = fal.signed_headers(body, "someone-elses-job")
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post(client, submitted_take, body, headers)
+    assert response.json() == {"status": "stale"}
+    assert callbacks == []
