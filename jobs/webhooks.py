@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from jobs.services.callbacks import callback_apply, callback_token_check
+from jobs.services.callbacks import SIGNED_CALLBACK_FAMILIES, callback_apply, callback_apply_by_job, callback_token_check
 from providers.base import WebhookRejected
 from providers.registry import adapter_for, api_family_configured
 
@@ -33,5 +33,21 @@ def provider_callback(request: HttpRequest, family: str, public_id: UUID, token:
         outcome = callback_apply(family=family, public_id=public_id, event=event)
     except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
         logger.warning("refused %s callback for take %s: %s", family, public_id, rejected)
+        return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)
+    return JsonResponse({"status": outcome})
+
+
+@csrf_exempt
+@require_POST
+def provider_family_callback(request: HttpRequest, family: str) -> HttpResponse:
+    """One address per vendor, for vendors that sign their callbacks (no per-take token needed)."""
+    if family not in SIGNED_CALLBACK_FAMILIES or not api_family_configured(family):
+        return JsonResponse({"detail": "unknown provider"}, status=404)
+    try:
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        event = adapter_for(family).parse_webhook(headers=headers, body=request.body)
+        outcome = callback_apply_by_job(family=family, event=event)
+    except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
+        logger.warning("refused %s callback: %s", family, rejected)
         return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)
     return JsonResponse({"status": outcome})

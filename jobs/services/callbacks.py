@@ -35,11 +35,32 @@ def callback_token_check(*, family: str, public_id, token: str) -> None:
         raise WebhookRejected("bad callback token")
 
 
+# Vendors whose callbacks carry their own signature, so one address per family is safe
+# (OpenAI's webhooks are configured once in its dashboard, not per request).
+SIGNED_CALLBACK_FAMILIES = frozenset({"openai_videos", "replicate", "fal"})
+
+
 def callback_apply(*, family: str, public_id, event: WebhookEvent) -> str:
-    """Record a verified callback once; returns what happened, for the log."""
+    """Record a verified callback about the take in its URL once; returns what happened."""
     take = Generation.objects.filter(public_id=public_id).first()
     if take is None:
         raise WebhookRejected("no such take")
+    return _callback_apply_to(take, family=family, event=event)
+
+
+def callback_apply_by_job(*, family: str, event: WebhookEvent) -> str:
+    """A signed callback to the family's address: the vendor's job id tells which take it is about."""
+    if family not in SIGNED_CALLBACK_FAMILIES:
+        raise WebhookRejected(f"{family} callbacks are unsigned: they must use the per-take address")
+    attempt = Attempt.objects.filter(
+        Q(provider_job_id=event.job_id) | Q(provider_job_id__endswith=f"/{event.job_id}"), provider_model__api_family=family
+    ).select_related("generation").first() if event.job_id else None
+    if attempt is None:
+        return "unknown job"
+    return _callback_apply_to(attempt.generation, family=family, event=event)
+
+
+def _callback_apply_to(take: Generation, *, family: str, event: WebhookEvent) -> str:
     try:
         with transaction.atomic():
             WebhookDelivery.objects.create(api_family=family, event_id=event.event_id, generation=take)

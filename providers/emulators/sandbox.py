@@ -8,6 +8,7 @@ with `sandbox_adapter_options`, so the real adapter code runs against the emulat
 import argparse
 import base64
 import json
+import os
 import signal
 import threading
 from importlib import import_module
@@ -50,10 +51,17 @@ def sandbox_adapter_options(family: str, url: str) -> dict:
     return _OPTIONS[family](url.rstrip("/"))
 
 
+def _dashboard_webhook(family: str) -> dict:
+    """OpenAI's webhook address is set in its dashboard: in sandbox, our family-level endpoint."""
+    public = os.environ.get("PUBLIC_BASE_URL")
+    return {"webhook_url": f"{public.rstrip('/')}/webhooks/{family}/"} if family == "openai_videos" and public else {}
+
+
 def emulator_create(family: str, *, port: int = 0, latency_seconds: float = SANDBOX_LATENCY_SECONDS, **extra):
     module_path, class_name = EMULATORS[family].rsplit(".", 1)
     emulator_class = getattr(import_module(module_path), class_name)
-    return emulator_class(port=port, latency_seconds=latency_seconds, **_EMULATOR_OPTIONS.get(family, {}), **extra)
+    options = {**_EMULATOR_OPTIONS.get(family, {}), **_dashboard_webhook(family), **extra}
+    return emulator_class(port=port, latency_seconds=latency_seconds, **options)
 
 
 def main() -> None:

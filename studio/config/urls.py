@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve as serve_file
 
-from jobs.webhooks import provider_callback
+from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
 
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("webhooks/<slug:family>/<uuid:public_id>/<str:token>/", provider_callback, name="provider-callback"),
+    path("webhooks/<slug:family>/", provider_family_callback, name="provider-family-callback"),
     path("", include("studio.urls")),
 ]
 
