@@ -40,7 +40,7 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 
 # Runtime plus test dependencies (a superset, so it also satisfies `make run`).
 $(TEST_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,selfhosted]"
 	@touch $@ $(RUN_STAMP)
 
 # Browser tests drive Debian's Chromium (never a browser that a test tool downloads).

@@ -280,7 +280,18 @@ def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = N
         "worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool=threads",
                    "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
         "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(schedule)],
+        **self_hosted_worker(celery, port),
     }
+
+
+def self_hosted_worker(celery: list[str], port: int) -> dict[str, list[str]]:
+    """Open models render on their own worker, one at a time, when a model folder is configured."""
+    from django.conf import settings
+
+    if not settings.SELF_HOSTED_MODEL_DIR:
+        return {}
+    return {"models": [*celery, "worker", "--loglevel=INFO", "-Q", settings.SELF_HOSTED_QUEUE, "--pool=prefork",
+                       "--concurrency=1", "--prefetch-multiplier=1", "-n", f"models-{port}@%h", "--without-gossip", "--without-mingle"]}
 
 
 def banner_text(port: int, redis_url: str, *, embedded: bool) -> str:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing.services import credits_capture, credits_release
 from jobs.compiler import ShotSpec
 from jobs.evaluation import evaluate_video_technical
+from jobs.media import expected_size_for
 from jobs.models import Generation
 from jobs.services.transitions import is_past, take_progress_report, take_transition
 from jobs.states import ACTIVE_STATES, TakeState
@@ -70,9 +71,21 @@ def _render(take: Generation, workdir: Path) -> RenderedVideo:
             for index, name in enumerate(spec.reference_image_names)
         ),
     )
-    return render_animatic(
-        request, output_dir=workdir / "out", fps=settings.ANIMATIC_FPS,
-        on_progress=lambda percent: take_progress_report(take_id=take.pk, percent=percent),
+    on_progress = lambda percent: take_progress_report(take_id=take.pk, percent=percent)  # noqa: E731
+    if take.provider_model.api_family == "self_hosted":
+        return _render_self_hosted(take, request, workdir / "out", on_progress)
+    return render_animatic(request, output_dir=workdir / "out", fps=settings.ANIMATIC_FPS, on_progress=on_progress)
+
+
+def _render_self_hosted(take: Generation, request: RenderRequest, output_dir: Path, on_progress) -> RenderedVideo:
+    """An open model through diffusers, from its folder under SELF_HOSTED_MODEL_DIR (named by model id)."""
+    from providers.local.diffusers_runner import render_with_diffusers
+
+    kind = take.provider_model.model_id
+    return render_with_diffusers(
+        request, model_dir=Path(settings.SELF_HOSTED_MODEL_DIR) / kind, pipeline_kind=kind, output_dir=output_dir,
+        num_inference_steps=settings.SELF_HOSTED_STEPS, fps=settings.SELF_HOSTED_FPS, on_progress=on_progress,
+        **settings.SELF_HOSTED_FRAME_OVERRIDES,
     )
 
 
@@ -94,7 +107,10 @@ def _store_outputs(take: Generation, rendered: RenderedVideo) -> None:
 
 
 def _evaluate_and_finish(take: Generation, rendered: RenderedVideo) -> None:
-    width, height = animatic_frame_size(take.aspect_ratio)
+    if take.provider_model.api_family == "local_animatic":
+        width, height = animatic_frame_size(take.aspect_ratio)
+    else:  # open models pick their own resolution: only the shape must match the request
+        width, height = expected_size_for(take.aspect_ratio, (rendered.width, rendered.height))
     result = evaluate_video_technical(
         rendered.video_path, expected_duration_seconds=take.duration_seconds,
         expected_width=width, expected_height=height,

@@ -21,6 +21,7 @@ from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
 from jobs.evaluation import evaluate_video_technical
 from jobs.events import take_changed_publish_on_commit
 from jobs.media import expected_size_for, video_size, video_stills
+from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Generation, GenerationEvent
 from jobs.services.callbacks import callback_url_for
 from jobs.services.pipeline import take_fail, take_succeed
@@ -36,6 +37,8 @@ from providers.selectors import provider_price_current
 logger = logging.getLogger(__name__)
 
 SAME_PROVIDER_TRIES = 3
+# Vendors that take images only as URLs they fetch (Luma), or cap inline data very low (Replicate).
+FETCHES_IMAGES_BY_URL = frozenset({"luma", "replicate"})
 MAX_POLL_DELAY_SECONDS = 30.0
 OUTPUT_MAX_BYTES = 500 * 1024 * 1024
 
@@ -109,7 +112,8 @@ def _generation_request(take: Generation, attempt: Attempt) -> GenerationRequest
     spec = ShotSpec.from_request(take.request)
     compiled = prompt_compile_for(spec, _dialect(model))
     callback = callback_url_for(family=model.api_family, take=take) if adapter_for(model.api_family).supports_callbacks else None
-    images = tuple(_image_data_url(name) for name in spec.reference_image_names[:4]) if compiled.use_reference_images else ()
+    as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url
+    images = tuple(as_url(name) for name in spec.reference_image_names[:4]) if compiled.use_reference_images else ()
     return GenerationRequest(
         model_id=model.model_id, prompt=compiled.prompt, negative_prompt=compiled.negative_prompt,
         duration_seconds=compiled.duration_seconds, aspect_ratio=take.aspect_ratio,

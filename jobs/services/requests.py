@@ -150,11 +150,16 @@ def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuot
     take.save(update_fields=["reservation"])
     GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.hold_credits} credits held")
     take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
-    transaction.on_commit(partial(_enqueue_take_run, take.pk))
+    transaction.on_commit(partial(_enqueue_take_run, take.pk, take_queue_for(quote.provider_model.api_family)))
     return take
 
 
-def _enqueue_take_run(take_id: int) -> None:
+def take_queue_for(api_family: str) -> str:
+    """Self-hosted models render on their own worker, so a long render never blocks submissions."""
+    return settings.SELF_HOSTED_QUEUE if api_family == "self_hosted" else settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def _enqueue_take_run(take_id: int, queue: str) -> None:
     from jobs.tasks import take_run_task
 
-    take_run_task.delay(take_id)
+    take_run_task.apply_async((take_id,), queue=queue)

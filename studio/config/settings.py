@@ -197,6 +197,14 @@ except json.JSONDecodeError:
 if PRODUCTION and PROVIDER_SANDBOX_URLS:
     raise ImproperlyConfigured("Sandbox providers cannot be used when DJANGO_ENV=production")
 SELF_HOSTED_MODEL_DIR = env_str("SELF_HOSTED_MODEL_DIR")  # one sub-folder per pipeline kind: wan, ltx, …
+SELF_HOSTED_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "selfhosted"  # its own worker: models hold the GPU
+SELF_HOSTED_STEPS = env_int("SELF_HOSTED_STEPS", 30)
+SELF_HOSTED_FPS = env_int("SELF_HOSTED_FPS", 8)
+# Optional overrides of the model's own frame size and count (small GPUs, tests with tiny models).
+SELF_HOSTED_FRAME_OVERRIDES = {
+    name: env_int(f"SELF_HOSTED_{name.upper()}", 0) for name in ("width", "height", "num_frames")
+    if env_int(f"SELF_HOSTED_{name.upper()}", 0)
+}
 # Where vendors send callbacks: this app's public address.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve as serve_file
 
+from jobs.media_urls import provider_media
 from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("webhooks/<slug:family>/<uuid:public_id>/<str:token>/", provider_callback, name="provider-callback"),
     path("webhooks/<slug:family>/", provider_family_callback, name="provider-family-callback"),
+    path("provider-media/<str:token>/", provider_media, name="provider-media"),
     path("", include("studio.urls")),
 ]
 
