@@ -4,6 +4,7 @@ Runs against its own database (a fresh SQLite file unless BENCH_DATABASE_URL is 
 in REDIS_URL, and real daphne and Celery worker processes, all started here.
 """
 
+import datetime
 import os
 import statistics
 import sys
@@ -55,6 +56,29 @@ def percentile(values: list[float], pct: float) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
+
+
+def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
+    """The pure routing decision over the whole catalog, and a full quote (catalog + Redis health)."""
+    from jobs.compiler import ShotSpec
+    from jobs.services.requests import _route_candidates, route_needs_for, take_quote
+    from providers.router import route_plan
+
+    spec = ShotSpec(title="t", subject="s", scene="", camera="static", motion="", style="", negative="",
+                    duration_seconds=5, aspect_ratio="16:9")
+    needs = route_needs_for(spec=spec, tier="final")
+    candidates, _ = _route_candidates(today=datetime.date.today(), with_audio=False)
+    decisions = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        route_plan(needs, candidates)
+        decisions.append(time.perf_counter() - started)
+    quotes = []
+    for _ in range(rounds // 20):
+        started = time.perf_counter()
+        take_quote(spec=spec, tier="draft")
+        quotes.append(time.perf_counter() - started)
+    return decisions, quotes, len(candidates)
 
 
 def celery_noop_round_trips(count: int) -> list[float]:
@@ -156,6 +180,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("catalog_sync", verbosity=0)
     print(f"Shotcraft benchmark — database {connection.vendor}, Redis {settings.REDIS_URL}, {os.cpu_count()} CPUs\n")
+
+    decisions, quotes, catalog_size = router_timings()
+    print(f"Router over the full catalog ({catalog_size} provider models)")
+    print(f"  decision (pure)   p50 {percentile(decisions, 50) * 1e6:8.1f} µs   p99 {percentile(decisions, 99) * 1e6:8.1f} µs")
+    print(f"  full quote        p50 {ms(percentile(quotes, 50))}   p99 {ms(percentile(quotes, 99))}   (catalog query + Redis health)\n")
 
     counts = storyboard_query_counts()
     print("Storyboard page queries")
