@@ -111,6 +111,8 @@ def _generation_request(take: Generation, attempt: Attempt) -> GenerationRequest
     model = take.provider_model
     spec = ShotSpec.from_request(take.request)
     compiled = prompt_compile_for(spec, _dialect(model))
+    # The take records exactly what this provider was sent (its dialect, e.g. negatives folded in).
+    Generation.objects.filter(pk=take.pk).update(compiled_prompt=compiled.prompt, compiler_version=compiled.version)
     callback = callback_url_for(family=model.api_family, take=take) if adapter_for(model.api_family).supports_callbacks else None
     as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url
     images = tuple(as_url(name) for name in spec.reference_image_names[:4]) if compiled.use_reference_images else ()

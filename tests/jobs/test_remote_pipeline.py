@@ -59,6 +59,9 @@ def test_a_remote_take_is_submitted_polled_downloaded_and_charged(runway, creato
     assert attempt.state == "succeeded" and attempt.provider_job_id == take.provider_job_id
     sent = [r for r in runway.requests_seen if r.path == "/v1/text_to_video"]
     assert len(sent) == 1 and sent[0].json()["model"] == "gen4.5"
+    # Runway takes no negative prompt: the compiler folded it in, and the take records what was sent.
+    assert sent[0].json()["promptText"] == take.compiled_prompt and take.compiled_prompt.endswith("Avoid: text, watermark.")
+    assert take.compiler_version == "2"
     assert Reservation.objects.get(pk=take.reservation_id).captured_amount == take.price_credits
     assert CreditAccount.objects.get(user=creator).balance == 500 - take.price_credits
     states = list(take.events.values_list("to_state", flat=True))
