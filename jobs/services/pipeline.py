@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.services import credits_capture, credits_release
 from jobs.compiler import ShotSpec
+from jobs.exceptions import IllegalTransition
 from jobs.evaluation import evaluate_video_technical
 from jobs.media import expected_size_for
 from jobs.models import Generation
@@ -29,12 +30,20 @@ from providers.local.animatic import animatic_frame_size, render_animatic
 logger = logging.getLogger(__name__)
 
 
+class TakeCancelled(Exception):
+    """Raised inside a render when the take was cancelled meanwhile."""
+
+
 def take_run(*, take_id: int) -> None:
     take = Generation.objects.select_related("provider_model").get(pk=take_id)
     if take.is_terminal:
         return
     try:
         _take_render_and_check(take)
+    except (TakeCancelled, IllegalTransition):
+        # Cancelled while rendering: the cancel already settled the take and its credits.
+        if not Generation.objects.get(pk=take_id).is_terminal:
+            raise
     except ProviderError as error:
         take_fail(take_id=take_id, reason=error.reason)
     except Exception:
@@ -71,7 +80,11 @@ def _render(take: Generation, workdir: Path) -> RenderedVideo:
             for index, name in enumerate(spec.reference_image_names)
         ),
     )
-    on_progress = lambda percent: take_progress_report(take_id=take.pk, percent=percent)  # noqa: E731
+    def on_progress(percent: int) -> None:
+        take_progress_report(take_id=take.pk, percent=percent)
+        if Generation.objects.filter(pk=take.pk, state=TakeState.CANCELLED).exists():
+            raise TakeCancelled()  # stop rendering: nobody wants this take any more
+
     if take.provider_model.api_family == "self_hosted":
         return _render_self_hosted(take, request, workdir / "out", on_progress)
     return render_animatic(request, output_dir=workdir / "out", fps=settings.ANIMATIC_FPS, on_progress=on_progress)
