@@ -38,3 +38,10 @@ def takes_reap_stalled_task() -> int:
     from jobs.services.pipeline import takes_reap_stalled
 
     return takes_reap_stalled()
+
+
+@shared_task(name="jobs.tasks.takes_reconcile")
+def takes_reconcile_task() -> dict:
+    from jobs.services.reconcile import takes_reconcile
+
+    return takes_reconcile()

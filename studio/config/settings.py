@@ -107,6 +107,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "pipeline"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "reap-stalled-takes": {"task": "jobs.tasks.takes_reap_stalled", "schedule": 60.0},
+    "reconcile-quiet-takes": {"task": "jobs.tasks.takes_reconcile", "schedule": 30.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
