@@ -5,6 +5,17 @@ from tests.factories import creator_create, project_for, shot_for
 from tests.stack import celery_worker, daphne_server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_root_removed_after_the_run():
+    """tests/settings.py gives each run a throwaway media folder; leave nothing behind."""
+    import shutil
+
+    from django.conf import settings
+
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
 @pytest.fixture
 def catalog(db):
     """The default provider catalog (transactional tests flush the migration's copy), every

@@ -14,6 +14,7 @@ Faults come two ways:
 import json
 import logging
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -122,6 +123,7 @@ class Emulator:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+        shutil.rmtree(self._output_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
