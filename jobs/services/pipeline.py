@@ -19,7 +19,7 @@ from django.utils import timezone
 from billing.services import credits_capture, credits_release
 from jobs.compiler import ShotSpec
 from jobs.exceptions import IllegalTransition
-from jobs.evaluation import evaluate_video_technical
+from jobs.evaluation import evaluate_take_video
 from jobs.media import expected_size_for
 from jobs.models import Generation
 from jobs.services.transitions import is_past, take_progress_report, take_transition
@@ -67,7 +67,7 @@ def _take_render_and_check(take: Generation) -> None:
         take = _advance(take, TakeState.DOWNLOADING, "storing the video, poster and thumbnail")
         _store_outputs(take, rendered)
         take = _advance(take, TakeState.EVALUATING)
-        _evaluate_and_finish(take, rendered)
+        _evaluate_and_finish(take, rendered, Path(workdir))
 
 
 def _render(take: Generation, workdir: Path) -> RenderedVideo:
@@ -119,16 +119,27 @@ def _store_outputs(take: Generation, rendered: RenderedVideo) -> None:
     )
 
 
-def _evaluate_and_finish(take: Generation, rendered: RenderedVideo) -> None:
+def _evaluate_and_finish(take: Generation, rendered: RenderedVideo, workdir: Path) -> None:
     if take.provider_model.api_family == "local_animatic":
         width, height = animatic_frame_size(take.aspect_ratio)
     else:  # open models pick their own resolution: only the shape must match the request
         width, height = expected_size_for(take.aspect_ratio, (rendered.width, rendered.height))
-    result = evaluate_video_technical(
-        rendered.video_path, expected_duration_seconds=take.duration_seconds,
-        expected_width=width, expected_height=height,
+    take_evaluate_and_settle(take=take, video=rendered.video_path, expected_size=(width, height), workdir=workdir)
+
+
+def take_evaluate_and_settle(*, take: Generation, video: Path, expected_size: tuple[int, int], workdir: Path) -> None:
+    """Score the stored video from its real frames; a failed hard gate fails the take with its reason."""
+    spec = ShotSpec.from_request(take.request)
+    references = tuple(
+        _copy_from_storage(name, workdir / "eval-refs" / f"{index:02d}-{Path(name).name}")
+        for index, name in enumerate(spec.reference_image_names)
     )
-    evaluation = {"technical": result.checks, "passed": result.passed}
+    result = evaluate_take_video(
+        video, expected_duration_seconds=take.duration_seconds, expected_width=expected_size[0],
+        expected_height=expected_size[1], prompt=take.compiled_prompt, reference_images=references,
+        clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None,
+    )
+    evaluation = result.as_dict()
     if not result.passed:
         take_fail(take_id=take.pk, reason=result.failure_reason, evaluation=evaluation)
         return

@@ -12,19 +12,19 @@ import random
 import tempfile
 from pathlib import Path
 
+import av
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
-from jobs.evaluation import evaluate_video_technical
 from jobs.events import take_changed_publish_on_commit
 from jobs.media import expected_size_for, video_size, video_stills
 from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Generation, GenerationEvent
 from jobs.services.callbacks import callback_url_for
-from jobs.services.pipeline import take_fail, take_succeed
+from jobs.services.pipeline import take_evaluate_and_settle, take_fail
 from jobs.services.requests import take_credits_for_cost
 from jobs.services.transitions import take_progress_report, take_transition
 from jobs.states import TakeState
@@ -194,22 +194,19 @@ def _download_and_finish(take: Generation, attempt: Attempt, status: JobStatus) 
 
 
 def _store_and_evaluate(take: Generation, video: Path, workdir: Path) -> None:
-    actual = video_size(video)
-    width, height = expected_size_for(take.aspect_ratio, actual)
-    result = evaluate_video_technical(video, expected_duration_seconds=take.duration_seconds,
-                                      expected_width=width, expected_height=height)
-    if result.checks["decodes"]["passed"]:
+    try:
+        actual = video_size(video)
         poster, thumbnail = video_stills(video, workdir / "stills")
+    except (av.error.FFmpegError, ValueError, IndexError):
+        actual = None  # not a playable video: evaluation says why, and nothing is stored
+    if actual:
         for field_name, path in (("video", video), ("poster", poster), ("thumbnail", thumbnail)):
             with path.open("rb") as handle:
                 getattr(take, field_name).save(path.name, File(handle), save=False)
         Generation.objects.filter(pk=take.pk).update(video=take.video.name, poster=take.poster.name, thumbnail=take.thumbnail.name)
     take = take_transition(take_id=take.pk, to_state=TakeState.EVALUATING)
-    evaluation = {"technical": result.checks, "passed": result.passed}
-    if result.passed:
-        take_succeed(take_id=take.pk, evaluation=evaluation)
-    else:
-        take_fail(take_id=take.pk, reason=result.failure_reason, evaluation=evaluation)
+    expected = expected_size_for(take.aspect_ratio, actual) if actual else (1, 1)
+    take_evaluate_and_settle(take=take, video=video, expected_size=expected, workdir=workdir)
 
 
 def _attempt_finished(take: Generation, attempt: Attempt, *, success: bool, error: ProviderError | None = None) -> None:

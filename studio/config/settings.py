@@ -209,6 +209,14 @@ SELF_HOSTED_FRAME_OVERRIDES = {
 # Where vendors send callbacks: this app's public address.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# Evaluation: a CLIP model folder (transformers CLIPModel, loaded offline) turns on prompt
+# alignment and character consistency; without it those metrics are reported unavailable.
+CLIP_MODEL_DIR = env_str("CLIP_MODEL_DIR")
+try:
+    EVALUATION_WEIGHTS = {name: float(weight) for name, weight in json.loads(env_str("EVALUATION_WEIGHTS", "{}")).items()}
+except (json.JSONDecodeError, AttributeError, ValueError):
+    raise ImproperlyConfigured('EVALUATION_WEIGHTS must be a JSON object of metric → weight, e.g. {"sharpness": 0.2}') from None
+
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)
 TAKE_STALL_SECONDS = env_int("TAKE_STALL_SECONDS", 600)
@@ -228,3 +236,23 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+
+# ---------------------------------------------------------------------------------------------
+# Billing: plans, refunds, purchases (billing app). Plans and credit packs are rows edited in the
+# admin; these are the switches and credentials around them.
+# ---------------------------------------------------------------------------------------------
+BILLING_LOW_BALANCE_CREDITS = env_int("BILLING_LOW_BALANCE_CREDITS", 100)  # warn below this many available
+BILLING_REFUND_BROKEN_OUTPUTS = env_bool("BILLING_REFUND_BROKEN_OUTPUTS", True)  # refund technically broken outputs
+# Stripe Checkout for credit packs: purchases switch on when both secrets are set. STRIPE_API_BASE
+# points the official library at the local emulator (billing/stripe_emulator.py) in development.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # empty = Stripe's own https://api.stripe.com
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# A clearly labelled "test checkout" that adds credits without payment, through the same
+# fulfilment service. Never available in production.
+BILLING_TEST_CHECKOUT = env_bool("BILLING_TEST_CHECKOUT", default=not PRODUCTION)
+if PRODUCTION and BILLING_TEST_CHECKOUT:
+    raise ImproperlyConfigured("BILLING_TEST_CHECKOUT cannot be on when DJANGO_ENV=production")
+if PRODUCTION and STRIPE_API_BASE:
+    raise ImproperlyConfigured("STRIPE_API_BASE (the Stripe emulator) cannot be used when DJANGO_ENV=production")

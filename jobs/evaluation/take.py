@@ -1,0 +1,149 @@
+"""evaluate_take_video: every metric for one stored take, its gates and its aggregate.
+
+Order: the technical checks (one decoding pass of their own), then one more pass that gathers
+thumbnails and sampled frames for flicker, cuts, motion, aesthetics, safety and CLIP. A take that
+fails a hard gate is not passed, whatever its aggregate; the first failing gate gives the reason.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.evaluation.aesthetics import aesthetics_measure
+from jobs.evaluation.aggregate import aggregate_compute
+from jobs.evaluation.alignment import clip_metrics_measure
+from jobs.evaluation.frames import FramesUnreadable, video_frames_read
+from jobs.evaluation.metric import Metric, metric_unavailable
+from jobs.evaluation.motion import motion_measure
+from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
+from jobs.evaluation.technical import TechnicalEvaluation, evaluate_video_technical
+from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
+
+METRIC_NAMES = (
+    "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "sharpness", "exposure", "contrast",
+    "colourfulness", "safety", "prompt_alignment", "character_consistency",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationGates:
+    """Which failures stop a take outright, whatever its aggregate."""
+
+    technical: bool = True  # decodes, duration, size, not black, not frozen
+    safety: bool = True  # fails closed: a detector that cannot run fails the gate
+    unsafe_labels: frozenset[str] = UNSAFE_LABELS
+    unsafe_min_score: float = UNSAFE_MIN_SCORE
+    hard_cuts: bool = True
+    max_hard_cuts: int = 0  # raise for a request that asks for cuts
+    flicker: bool = True
+    max_flicker_share: float = FLICKER_SHARE_LIMIT
+
+
+DEFAULT_GATES = EvaluationGates()
+
+
+@dataclass(frozen=True)
+class TakeEvaluation:
+    passed: bool
+    failure_reason: str  # "" when passed; otherwise the first failing gate's reason, for the creator
+    aggregate: float | None  # 0-100 over the available scores; None when nothing could be scored
+    technical: TechnicalEvaluation
+    metrics: dict[str, Metric]
+    gates: dict[str, dict] = field(default_factory=dict)  # per gate: passed, reason
+    weights: dict[str, float] = field(default_factory=dict)  # the re-normalised weights applied
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {name: metric.score for name, metric in self.metrics.items() if metric.score is not None}
+
+    def as_dict(self) -> dict:
+        """JSON-serialisable; `technical` and `passed` keep the shape stored on takes before."""
+        return {
+            "passed": self.passed,
+            "failure_reason": self.failure_reason,
+            "aggregate": self.aggregate,
+            "technical": self.technical.checks,
+            "metrics": {name: metric.as_dict() for name, metric in self.metrics.items()},
+            "gates": self.gates,
+            "weights": self.weights,
+        }
+
+
+def evaluate_take_video(
+    path: Path, *, expected_duration_seconds: float, expected_width: int, expected_height: int, prompt: str = "",
+    reference_images: tuple[Path, ...] = (), clip_model_dir: str | None = None,
+    weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES,
+) -> TakeEvaluation:  # fmt: skip
+    technical = evaluate_video_technical(
+        path, expected_duration_seconds=expected_duration_seconds, expected_width=expected_width,
+        expected_height=expected_height,
+    )  # fmt: skip
+    metrics, detections = _metrics_measure(Path(path), technical, prompt, tuple(reference_images), clip_model_dir)
+    verdicts = _gates_check(gates, technical, metrics, detections)
+    aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights)
+    failures = [verdict["reason"] for verdict in verdicts.values() if not verdict["passed"]]
+    return TakeEvaluation(
+        passed=not failures, failure_reason=failures[0] if failures else "", aggregate=aggregate.value,
+        technical=technical, metrics=metrics, gates=verdicts, weights=aggregate.weights,
+    )  # fmt: skip
+
+
+def _metrics_measure(
+    path: Path, technical: TechnicalEvaluation, prompt: str, reference_images: tuple[Path, ...],
+    clip_model_dir: str | None,
+) -> tuple[dict[str, Metric], list | None]:  # fmt: skip
+    if not technical.checks["decodes"]["passed"]:
+        return _all_unavailable("the video could not be decoded"), None
+    try:
+        frames = video_frames_read(path)
+    except FramesUnreadable:
+        return _all_unavailable("the video could not be decoded"), None
+    magnitude, smoothness = motion_measure(frames)
+    safety, detections = safety_measure(frames.stills)
+    return {
+        "flicker": flicker_measure(frames),
+        "hard_cuts": hard_cuts_measure(frames),
+        "motion_magnitude": magnitude,
+        "motion_smoothness": smoothness,
+        **aesthetics_measure(frames.stills),
+        "safety": safety,
+        **clip_metrics_measure(frames.stills, prompt=prompt, reference_images=reference_images,
+                               clip_model_dir=clip_model_dir),  # fmt: skip
+    }, detections
+
+
+def _all_unavailable(reason: str) -> dict[str, Metric]:
+    return {name: metric_unavailable(unit="", explanation="", reason=reason) for name in METRIC_NAMES}
+
+
+def _gates_check(gates: EvaluationGates, technical: TechnicalEvaluation, metrics: dict[str, Metric],
+                 detections: list | None) -> dict[str, dict]:  # fmt: skip
+    verdicts = {}
+    if gates.technical:
+        verdicts["technical"] = {"passed": technical.passed, "reason": technical.failure_reason}
+    if gates.safety:
+        verdicts["safety"] = _safety_verdict(gates, metrics["safety"], detections)
+    if gates.hard_cuts and metrics["hard_cuts"].available:
+        cuts = metrics["hard_cuts"]
+        reason = f"The video cuts abruptly to a different picture at {_seconds(cuts.detail['at_seconds'])}."
+        verdicts["hard_cuts"] = _verdict(cuts.value <= gates.max_hard_cuts, reason)
+    if gates.flicker and metrics["flicker"].available:
+        reason = "The picture flickers: its brightness keeps jumping from frame to frame."
+        verdicts["flicker"] = _verdict(metrics["flicker"].value <= gates.max_flicker_share, reason)
+    return verdicts
+
+
+def _safety_verdict(gates: EvaluationGates, metric: Metric, detections: list | None) -> dict:
+    if detections is None:
+        if not metric.reason:  # the video never got as far as safety: the technical gate says why
+            return _verdict(False, "The video could not be checked for safety.")
+        return _verdict(False, f"The video could not be checked for safety: {metric.reason}.")
+    verdict = safety_gate(detections, unsafe_labels=gates.unsafe_labels, min_score=gates.unsafe_min_score)
+    return {"passed": verdict.passed, "reason": verdict.reason, "labels": verdict.unsafe_labels}
+
+
+def _verdict(passed: bool, reason: str) -> dict:
+    return {"passed": passed, "reason": "" if passed else reason}
+
+
+def _seconds(at: list[float]) -> str:
+    return ", ".join(f"{second:g} s" for second in at)
