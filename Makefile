@@ -22,6 +22,7 @@ test: $(TEST_STAMP) chromium
 
 bench: $(RUN_STAMP)
 	$(PY) -m studio.devstack with-redis -- $(PY) bench/run.py $(ARGS)
+	$(PY) bench/evaluation.py
 
 clean:
 	rm -rf var $(VENV)

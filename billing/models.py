@@ -11,8 +11,37 @@ from django.db import models
 from django.db.models import F, Q
 
 
+class Plan(models.Model):
+    """What a creator pays per credit of provider cost and how much they may run. Edited in the admin."""
+
+    FREE = "free"
+
+    slug = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    markup_draft = models.DecimalField(max_digits=6, decimal_places=3, help_text="Multiplier on provider cost for draft takes")
+    markup_final = models.DecimalField(max_digits=6, decimal_places=3, help_text="Multiplier on provider cost for final takes")
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Takes running at once; empty = no limit")
+    daily_spend_cap_credits = models.PositiveBigIntegerField(null=True, blank=True, help_text="Credits per UTC day; empty = no cap")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["markup_final", "slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(markup_draft__gt=0, markup_final__gt=0), name="plan_markups_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def markup_for(self, tier: str):
+        return self.markup_final if tier == "final" else self.markup_draft
+
+
 class CreditAccount(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account")
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts",
+                             help_text="Empty means the Free plan")
     balance = models.BigIntegerField(default=0)
     held = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -44,6 +73,7 @@ class Reservation(models.Model):
     captured_amount = models.BigIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     reference = models.CharField(max_length=100, unique=True, help_text="What the credits are held for, e.g. take:42")
+    budget_key = models.CharField(max_length=64, blank=True, db_index=True, help_text="Budget it counts against, e.g. project:7")
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -96,3 +126,123 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d}"
+
+
+class SpendBudget(models.Model):
+    """A creator's own cap on what one scope (e.g. `project:7`) may spend in total."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="budgets")
+    key = models.CharField(max_length=64)
+    cap_credits = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="spend_budget_unique_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.cap_credits} credits"
+
+
+class Refund(models.Model):
+    """Credits given back for a captured take whose output was blocked or broken. At most one per reservation."""
+
+    class Reason(models.TextChoices):
+        SAFETY_BLOCKED = "safety_blocked", "Blocked by a safety filter"
+        BROKEN_OUTPUT = "broken_output", "Technically broken output"
+        GOODWILL = "goodwill", "Goodwill (support)"
+
+    reservation = models.OneToOneField(Reservation, on_delete=models.PROTECT, related_name="refund")
+    amount = models.BigIntegerField()
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    note = models.CharField(max_length=255, blank=True)
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="refund")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(reason__in=["safety_blocked", "broken_output", "goodwill"]),
+                                   name="refund_reason_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} for {self.reservation.reference}"
+
+
+class CreditPack(models.Model):
+    """A bundle of credits for sale. Prices are integer cents."""
+
+    slug = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    credits = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["price_cents"]
+        constraints = [models.CheckConstraint(condition=Q(credits__gt=0, price_cents__gt=0), name="credit_pack_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.credits} credits)"
+
+    @property
+    def price_display(self) -> str:
+        return f"${self.price_cents // 100:,}.{self.price_cents % 100:02d}"
+
+
+class CreditPurchase(models.Model):
+    """One Checkout Session for one pack; fulfilled (credits added) exactly once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        FULFILLED = "fulfilled", "Paid, credits added"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="purchases")
+    pack = models.ForeignKey(CreditPack, on_delete=models.PROTECT, related_name="purchases")
+    credits = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    checkout_session_id = models.CharField(max_length=255, unique=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    test_mode = models.BooleanField(default=False, help_text="Development test checkout: no money moved")
+    entry = models.OneToOneField(LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="purchase")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "fulfilled"]), name="purchase_status_valid"),
+            models.CheckConstraint(condition=Q(status="pending") | Q(entry__isnull=False), name="purchase_fulfilled_has_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credits} credits · {self.checkout_session_id}"
+
+    @property
+    def price_display(self) -> str:
+        return f"${self.price_cents // 100:,}.{self.price_cents % 100:02d} {self.currency.upper()}"
+
+
+class StripeEvent(models.Model):
+    """Every verified webhook event, stored before it is processed; the id makes redelivery a no-op."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -13,7 +13,18 @@ def take_price_credits(
     credit_value_usd: Decimal,
     minimum_credits: int,
 ) -> int:
-    """Provider cost × markup, in whole credits rounded up, never below the minimum charge."""
+    """Provider cost × markup, in whole credits rounded up, never below the minimum charge.
+
+    Floats are refused outright: a binary fraction of a cent is how money leaks.
+    """
+    for name, value in (("usd_micros_per_second", usd_micros_per_second), ("duration_seconds", duration_seconds),
+                        ("minimum_credits", minimum_credits)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int")
+    if not isinstance(markup, Decimal) or not isinstance(credit_value_usd, Decimal):
+        raise TypeError("markup and credit_value_usd must be Decimal")
+    if not markup.is_finite() or not credit_value_usd.is_finite():
+        raise ValueError("markup and credit value must be finite")
     if duration_seconds <= 0:
         raise ValueError("duration_seconds must be positive")
     if usd_micros_per_second < 0 or markup <= 0 or credit_value_usd <= 0 or minimum_credits < 0:

@@ -1,11 +1,33 @@
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from billing.models import CreditAccount, LedgerEntry
+from billing.models import CreditAccount, LedgerEntry, Plan, Reservation
+from billing.plans import plan_for_account
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    balance: int
+    held: int
+    available: int
+    plan: Plan
+    low_balance: bool
 
 
 def credit_account_for_user(*, user_id: int) -> CreditAccount | None:
     return CreditAccount.objects.filter(user_id=user_id).first()
+
+
+def credit_account_summary(*, user_id: int) -> CreditSummary:
+    """Balance, held, available, plan and the low-balance flag (available below the setting)."""
+    account = CreditAccount.objects.select_related("plan").filter(user_id=user_id).first()
+    balance, held = (account.balance, account.held) if account else (0, 0)
+    available = balance - held
+    return CreditSummary(balance=balance, held=held, available=available, plan=plan_for_account(account),
+                         low_balance=available < settings.BILLING_LOW_BALANCE_CREDITS)
 
 
 def credit_accounts_out_of_balance() -> list[dict]:
@@ -26,3 +48,12 @@ def credit_accounts_out_of_balance() -> list[dict]:
                  "held": account.held, "ledger_held": row["held_sum"], "open_reservations": open_held}
             )
     return problems
+
+
+def ledger_entries_for_user(*, user_id: int, kind: str = ""):
+    entries = LedgerEntry.objects.filter(account__user_id=user_id).select_related("reservation")
+    return entries.filter(kind=kind) if kind else entries
+
+
+def reservations_open_for_user(*, user_id: int):
+    return Reservation.objects.filter(account__user_id=user_id, state=Reservation.State.OPEN).order_by("-created_at")

@@ -1,14 +1,20 @@
 """Every change to credits goes through here, as ledger entries, under a row lock."""
 
+from datetime import UTC, datetime, time
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.events import credits_changed_publish_on_commit
-from billing.exceptions import BillingError, InsufficientCredits
-from billing.models import CreditAccount, LedgerEntry, Reservation
+from billing.exceptions import (
+    BillingError, BudgetExceeded, ConcurrencyLimitReached, DailySpendCapReached, InsufficientCredits,
+)
+from billing.models import CreditAccount, LedgerEntry, Plan, Refund, Reservation, SpendBudget
+from billing.plans import plan_for_account
 
 
 def credit_account_ensure(*, user: AbstractBaseUser) -> CreditAccount:
@@ -39,15 +45,76 @@ def credits_grant(*, user: AbstractBaseUser, amount: int, reason: str, created_b
 
 
 @transaction.atomic
+def credits_adjust(*, user: AbstractBaseUser, amount: int, reason: str, created_by) -> LedgerEntry:
+    """An ops correction in either direction; it can take back only credits that are not held."""
+    if amount == 0:
+        raise BillingError("An adjustment must change the balance.")
+    if not reason.strip():
+        raise BillingError("Say why the balance is adjusted.")
+    account = _locked_account(user.pk)
+    if amount < 0 and account.available < -amount:
+        raise InsufficientCredits(needed=-amount, available=account.available)
+    return _append(account, kind=LedgerEntry.Kind.ADJUSTMENT, amount=amount, reason=reason, created_by=created_by)
+
+
+@transaction.atomic
 def credits_starter_grant(*, user: AbstractBaseUser) -> LedgerEntry | None:
-    """Welcome credits, once per account."""
+    """Welcome credits of the Free plan, once per account."""
     account = _locked_account(user.pk)
     if settings.STARTER_CREDITS <= 0 or account.entries.filter(kind=LedgerEntry.Kind.GRANT, reason="Starter credits").exists():
         return None
     return _append(account, kind=LedgerEntry.Kind.GRANT, amount=settings.STARTER_CREDITS, reason="Starter credits")
 
 
-def credits_reserve(*, user_id: int, amount: int, reference: str) -> Reservation:
+@transaction.atomic
+def credit_account_plan_set(*, user: AbstractBaseUser, plan: Plan) -> CreditAccount:
+    account = _locked_account(user.pk)
+    account.plan = plan
+    account.save(update_fields=["plan", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def spend_budget_set(*, user: AbstractBaseUser, key: str, cap_credits: int | None) -> SpendBudget | None:
+    """Cap what one scope (e.g. `project:7`) may spend in total; None removes the cap."""
+    account = _locked_account(user.pk)
+    if cap_credits is None:
+        SpendBudget.objects.filter(account=account, key=key).delete()
+        return None
+    if cap_credits < 0:
+        raise BillingError("A budget cannot be negative.")
+    budget, _ = SpendBudget.objects.update_or_create(account=account, key=key, defaults={"cap_credits": cap_credits})
+    return budget
+
+
+def _spent(reservations) -> int:
+    """Credits held or charged by these reservations: released and refunded ones count for nothing."""
+    counted = reservations.exclude(state=Reservation.State.RELEASED).filter(refund__isnull=True)
+    return counted.aggregate(total=Coalesce(Sum(Coalesce("captured_amount", "amount")), 0))["total"]
+
+
+def _today_start():
+    return datetime.combine(timezone.now().astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
+def _check_limits(account: CreditAccount, *, amount: int, budget_key: str) -> None:
+    """Plan and budget limits, checked under the account lock so concurrent reserves see each other."""
+    plan = plan_for_account(account)
+    if plan.concurrency_limit is not None:
+        if account.reservations.filter(state=Reservation.State.OPEN).count() >= plan.concurrency_limit:
+            raise ConcurrencyLimitReached(plan_name=plan.name, limit=plan.concurrency_limit)
+    if plan.daily_spend_cap_credits is not None:
+        spent = _spent(account.reservations.filter(created_at__gte=_today_start()))
+        if spent + amount > plan.daily_spend_cap_credits:
+            raise DailySpendCapReached(plan_name=plan.name, cap=plan.daily_spend_cap_credits, spent=spent, needed=amount)
+    budget = budget_key and SpendBudget.objects.filter(account=account, key=budget_key).first()
+    if budget:
+        spent = _spent(account.reservations.filter(budget_key=budget_key))
+        if spent + amount > budget.cap_credits:
+            raise BudgetExceeded(key=budget_key, cap=budget.cap_credits, spent=spent, needed=amount)
+
+
+def credits_reserve(*, user_id: int, amount: int, reference: str, budget_key: str = "") -> Reservation:
     """Hold credits for work about to start. Call inside the transaction that creates the work."""
     if not transaction.get_connection().in_atomic_block:
         raise BillingError("credits_reserve must run inside the transaction that creates the work")
@@ -56,15 +123,20 @@ def credits_reserve(*, user_id: int, amount: int, reference: str) -> Reservation
     account = _locked_account(user_id)
     if account.available < amount:
         raise InsufficientCredits(needed=amount, available=account.available)
-    reservation = Reservation.objects.create(account=account, amount=amount, reference=reference)
+    _check_limits(account, amount=amount, budget_key=budget_key)
+    reservation = Reservation.objects.create(account=account, amount=amount, reference=reference, budget_key=budget_key)
     _append(account, kind=LedgerEntry.Kind.RESERVE, held=amount, reservation=reservation, reason=reference)
     return reservation
 
 
-def _locked_open_reservation(reservation_id: int) -> tuple[CreditAccount, Reservation] | None:
+def _locked_reservation(reservation_id: int) -> tuple[CreditAccount, Reservation]:
     reservation = Reservation.objects.get(pk=reservation_id)
     account = _locked_account(reservation.account.user_id)
-    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    return account, Reservation.objects.select_for_update().get(pk=reservation_id)
+
+
+def _locked_open_reservation(reservation_id: int) -> tuple[CreditAccount, Reservation] | None:
+    account, reservation = _locked_reservation(reservation_id)
     if reservation.state != Reservation.State.OPEN:
         return None
     return account, reservation
@@ -103,3 +175,33 @@ def credits_release(*, reservation_id: int, reason: str = "") -> LedgerEntry | N
         account, kind=LedgerEntry.Kind.RELEASE, held=-reservation.amount,
         reservation=reservation, reason=reason or reservation.reference,
     )
+
+
+@transaction.atomic
+def credits_refund(*, reservation_id: int, reason: str, note: str = "", created_by=None) -> Refund | None:
+    """Give back what a captured reservation charged. At most once: a repeat returns None, and the
+    unique reservation on Refund is the database's backstop."""
+    if reason not in Refund.Reason.values:
+        raise BillingError(f"Unknown refund reason {reason!r}.")
+    account, reservation = _locked_reservation(reservation_id)
+    if reservation.state != Reservation.State.CAPTURED:
+        raise BillingError("Only a charged take can be refunded; open holds are released instead.")
+    if Refund.objects.filter(reservation=reservation).exists() or not reservation.captured_amount:
+        return None
+    label = Refund.Reason(reason).label
+    entry = _append(account, kind=LedgerEntry.Kind.REFUND, amount=reservation.captured_amount, reservation=reservation,
+                    reason=f"{reservation.reference}: {label}"[:255], created_by=created_by)
+    return Refund.objects.create(reservation=reservation, amount=reservation.captured_amount, reason=reason,
+                                 note=note, entry=entry, created_by=created_by)
+
+
+def credits_refund_broken_output(*, reservation_id: int, detail: str = "") -> Refund | None:
+    """Refund a take whose output turned out technically broken, when the setting allows it."""
+    if not settings.BILLING_REFUND_BROKEN_OUTPUTS:
+        return None
+    return credits_refund(reservation_id=reservation_id, reason=Refund.Reason.BROKEN_OUTPUT, note=detail)
+
+
+def credits_refund_safety_blocked(*, reservation_id: int, detail: str = "") -> Refund | None:
+    """Refund a take whose output a safety filter blocked: the creator never got it."""
+    return credits_refund(reservation_id=reservation_id, reason=Refund.Reason.SAFETY_BLOCKED, note=detail)

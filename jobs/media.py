@@ -1,11 +1,14 @@
-"""Stills from a finished video: the poster (middle frame) and a small thumbnail."""
+"""Stills from a finished video: the poster (middle frame), a small thumbnail and an animated preview."""
 
 from pathlib import Path
 
 import av
-from PIL import Image
+from PIL import Image, features
 
 THUMBNAIL_WIDTH = 320
+PREVIEW_MAX_WIDTH = 480
+PREVIEW_FRAMES = 12
+PREVIEW_FRAME_MS = 125
 
 
 def video_size(path: Path) -> tuple[int, int]:
@@ -31,6 +34,47 @@ def _middle_frame(video_path: Path) -> Image.Image:
     if not frames:
         raise ValueError("the video has no frames")
     return frames[len(frames) // 2].convert("RGB")
+
+
+def video_preview(video_path: Path, output_dir: Path, *, frames: int = PREVIEW_FRAMES,
+                  max_width: int = PREVIEW_MAX_WIDTH, frame_ms: int = PREVIEW_FRAME_MS) -> Path:
+    """A short looping animation of evenly sampled frames: WebP, or GIF where Pillow lacks WebP."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    images = [_preview_size(image, max_width) for image in _sampled_frames(video_path, frames)]
+    if not images:
+        raise ValueError("the video has no frames")
+    if features.check("webp"):
+        path = output_dir / "preview.webp"
+        images[0].save(path, format="WEBP", save_all=True, append_images=images[1:], duration=frame_ms,
+                       loop=0, quality=70, method=4)
+    else:
+        path = output_dir / "preview.gif"
+        images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms,
+                       loop=0, optimize=True)
+    return path
+
+
+def _sampled_frames(video_path: Path, count: int) -> list[Image.Image]:
+    """`count` frames spread over the video; counts packets first so only the picked frames are kept."""
+    with av.open(str(video_path)) as container:
+        total = sum(1 for packet in container.demux(video=0) if packet.size)
+    if not total:
+        return []
+    count = min(count, total)
+    wanted = {round(index * (total - 1) / max(count - 1, 1)) for index in range(count)}
+    picked = []
+    with av.open(str(video_path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                picked.append(frame.to_image().convert("RGB"))
+    return picked
+
+
+def _preview_size(image: Image.Image, max_width: int) -> Image.Image:
+    if image.width <= max_width:
+        return image
+    height = max(1, round(image.height * max_width / image.width))
+    return image.resize((max_width, height), Image.Resampling.LANCZOS)
 
 
 def expected_size_for(aspect_ratio: str, actual: tuple[int, int]) -> tuple[int, int]:

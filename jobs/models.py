@@ -63,6 +63,8 @@ class Generation(models.Model):
     video = models.FileField(upload_to=take_output_path, blank=True)
     poster = models.ImageField(upload_to=take_output_path, blank=True)
     thumbnail = models.ImageField(upload_to=take_output_path, blank=True)
+    preview = models.FileField(upload_to=take_output_path, blank=True, help_text="Short looping animated preview")
+    files_expired_at = models.DateTimeField(null=True, blank=True, help_text="Draft files deleted under the retention rule")
     evaluation = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
 

@@ -45,3 +45,10 @@ def takes_reconcile_task() -> dict:
     from jobs.services.reconcile import takes_reconcile
 
     return takes_reconcile()
+
+
+@shared_task(name="jobs.tasks.takes_expire_drafts")
+def takes_expire_drafts_task() -> int:
+    from jobs.retention import takes_expire_drafts
+
+    return takes_expire_drafts()

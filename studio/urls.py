@@ -1,3 +1,24 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-urlpatterns: list = []
+from studio.views import accounts, projects, shots, takes
+
+urlpatterns = [
+    path("signup/", accounts.signup, name="signup"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_create_view, name="project-create"),
+    path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
+    path("projects/<int:project_id>/shots/", projects.project_shots, name="project-shots"),
+    path("projects/<int:project_id>/characters/", projects.character_create_view, name="character-create"),
+    path("projects/<int:project_id>/characters/<int:character_id>/images/", projects.character_image_add_view,
+         name="character-image-add"),
+    path("projects/<int:project_id>/shots/new/", shots.shot_create_view, name="shot-create"),
+    path("shots/<int:shot_id>/", shots.shot_detail, name="shot-detail"),
+    path("shots/<int:shot_id>/takes/", takes.take_create, name="take-create"),
+    path("shots/<int:shot_id>/takes/list/", shots.shot_takes_view, name="shot-takes"),
+    path("takes/<int:take_id>/approve/", takes.take_approve_view, name="take-approve"),
+    path("takes/<int:take_id>/reject/", takes.take_reject_view, name="take-reject"),
+]

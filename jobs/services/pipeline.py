@@ -20,7 +20,7 @@ from billing.services import credits_capture, credits_release
 from jobs.compiler import ShotSpec
 from jobs.exceptions import IllegalTransition
 from jobs.evaluation import evaluate_take_video
-from jobs.media import expected_size_for
+from jobs.media import expected_size_for, video_preview
 from jobs.models import Generation
 from jobs.services.transitions import is_past, take_progress_report, take_transition
 from jobs.states import ACTIVE_STATES, TakeState
@@ -110,12 +110,18 @@ def _copy_from_storage(name: str, target: Path) -> Path:
 
 
 def _store_outputs(take: Generation, rendered: RenderedVideo) -> None:
-    for field_name, path in (("video", rendered.video_path), ("poster", rendered.poster_path),
-                             ("thumbnail", rendered.thumbnail_path)):
+    take_files_store(take=take, video=rendered.video_path, poster=rendered.poster_path, thumbnail=rendered.thumbnail_path)
+
+
+def take_files_store(*, take: Generation, video: Path, poster: Path, thumbnail: Path) -> None:
+    """Store a take's video, stills and animated preview through the configured storage."""
+    preview = video_preview(video, video.parent / "preview")
+    for field_name, path in (("video", video), ("poster", poster), ("thumbnail", thumbnail), ("preview", preview)):
         with path.open("rb") as handle:
             getattr(take, field_name).save(path.name, File(handle), save=False)
     Generation.objects.filter(pk=take.pk).update(
-        video=take.video.name, poster=take.poster.name, thumbnail=take.thumbnail.name, heartbeat_at=timezone.now()
+        video=take.video.name, poster=take.poster.name, thumbnail=take.thumbnail.name, preview=take.preview.name,
+        heartbeat_at=timezone.now(),
     )
 
 

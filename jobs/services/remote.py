@@ -24,7 +24,7 @@ from jobs.media import expected_size_for, video_size, video_stills
 from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Generation, GenerationEvent
 from jobs.services.callbacks import callback_url_for
-from jobs.services.pipeline import take_evaluate_and_settle, take_fail
+from jobs.services.pipeline import take_evaluate_and_settle, take_fail, take_files_store
 from jobs.services.requests import take_credits_for_cost
 from jobs.services.transitions import take_progress_report, take_transition
 from jobs.states import TakeState
@@ -200,10 +200,7 @@ def _store_and_evaluate(take: Generation, video: Path, workdir: Path) -> None:
     except (av.error.FFmpegError, ValueError, IndexError):
         actual = None  # not a playable video: evaluation says why, and nothing is stored
     if actual:
-        for field_name, path in (("video", video), ("poster", poster), ("thumbnail", thumbnail)):
-            with path.open("rb") as handle:
-                getattr(take, field_name).save(path.name, File(handle), save=False)
-        Generation.objects.filter(pk=take.pk).update(video=take.video.name, poster=take.poster.name, thumbnail=take.thumbnail.name)
+        take_files_store(take=take, video=video, poster=poster, thumbnail=thumbnail)
     take = take_transition(take_id=take.pk, to_state=TakeState.EVALUATING)
     expected = expected_size_for(take.aspect_ratio, actual) if actual else (1, 1)
     take_evaluate_and_settle(take=take, video=video, expected_size=expected, workdir=workdir)
@@ -249,7 +246,8 @@ def _reroute(take: Generation, *, reason: str) -> None:
     for step in _plan_after(take, current.slug):
         candidate = ProviderModel.objects.filter(slug=step["slug"], enabled=True).first()
         price = candidate and provider_price_current(provider_model=candidate, on=timezone.localdate())
-        credits = price and take_credits_for_cost(usd_micros_per_second=price.usd_micros_per_second, duration_seconds=take.duration_seconds)
+        credits = price and take_credits_for_cost(usd_micros_per_second=price.usd_micros_per_second,
+                                                  duration_seconds=take.duration_seconds, owner_id=take.owner_id, tier=take.tier)
         if credits and credits <= take.reservation.amount:
             fields = dict(provider_model=candidate, provider_price=price, price_credits=credits, provider_job_id="",
                           provider_cost_usd_micros=price.usd_micros_per_second * take.duration_seconds)

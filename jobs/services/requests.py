@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.plans import plan_markup
 from billing.pricing import provider_cost_usd_micros, take_price_credits
 from billing.services import credits_reserve
 from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
@@ -43,10 +44,13 @@ class TakeQuote:
 FALLBACKS_COVERED = 3
 
 
-def take_credits_for_cost(*, usd_micros_per_second: int, duration_seconds: int) -> int:
+def take_credits_for_cost(
+    *, usd_micros_per_second: int, duration_seconds: int, owner_id: int | None = None, tier: str = Generation.Tier.DRAFT,
+) -> int:
+    """The creator's price: their plan's markup for this tier (Free when no owner is given)."""
     return take_price_credits(
         usd_micros_per_second=usd_micros_per_second, duration_seconds=duration_seconds,
-        markup=settings.CREDIT_MARKUP_DECIMAL, credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
+        markup=plan_markup(user_id=owner_id, tier=tier), credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
         minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
     )
 
@@ -81,7 +85,7 @@ def route_needs_for(*, spec: ShotSpec, tier: str) -> RouteNeeds:
     )
 
 
-def take_quote(*, spec: ShotSpec, tier: str) -> TakeQuote:
+def take_quote(*, spec: ShotSpec, tier: str, owner_id: int | None = None) -> TakeQuote:
     """Which provider would render this spec, and what it costs the creator, without side effects."""
     needs = route_needs_for(spec=spec, tier=tier)
     candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
@@ -90,9 +94,10 @@ def take_quote(*, spec: ShotSpec, tier: str) -> TakeQuote:
         raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
     provider_model, price = rows[plan.first.slug]
     per_second = price.usd_micros_per_second
-    credits = take_credits_for_cost(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds)
+    price_for = partial(take_credits_for_cost, duration_seconds=spec.duration_seconds, owner_id=owner_id, tier=tier)
+    credits = price_for(usd_micros_per_second=per_second)
     covered = [rows[step.slug][1].usd_micros_per_second for step in plan.chosen[:FALLBACKS_COVERED]]
-    hold = max(take_credits_for_cost(usd_micros_per_second=micros, duration_seconds=spec.duration_seconds) for micros in covered)
+    hold = price_for(usd_micros_per_second=max(covered))  # the price only grows with the provider's cost
     return TakeQuote(
         plan=plan, provider_model=provider_model, price=price, credits=credits, hold_credits=hold,
         provider_cost_usd_micros=provider_cost_usd_micros(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds),
@@ -114,7 +119,7 @@ def _existing_for_key(*, owner_id: int, idempotency_key: str, fingerprint: str) 
 
 def take_request(
     *, owner_id: int, shot_id: int, notify_group: str, spec: ShotSpec,
-    tier: str = Generation.Tier.DRAFT, idempotency_key: str | None = None,
+    tier: str = Generation.Tier.DRAFT, idempotency_key: str | None = None, budget_key: str = "",
 ) -> Generation:
     """Create a take with its credits reserved; the same key and request return the same take."""
     fingerprint = request_fingerprint(shot_id=shot_id, spec=spec, tier=tier)
@@ -122,10 +127,11 @@ def take_request(
         existing = _existing_for_key(owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing
-    quote = take_quote(spec=spec, tier=tier)
+    quote = take_quote(spec=spec, tier=tier, owner_id=owner_id)
     try:
         return _take_create(owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, spec=spec, tier=tier,
-                            quote=quote, idempotency_key=idempotency_key or None, fingerprint=fingerprint)
+                            quote=quote, idempotency_key=idempotency_key or None, fingerprint=fingerprint,
+                            budget_key=budget_key)
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with its take.
         if not idempotency_key:
@@ -137,7 +143,8 @@ def take_request(
 
 
 @transaction.atomic
-def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuote, idempotency_key, fingerprint) -> Generation:
+def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuote, idempotency_key, fingerprint,
+                 budget_key: str = "") -> Generation:
     take = Generation.objects.create(
         owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, tier=tier,
         provider_model=quote.provider_model, provider_price=quote.price, route_plan=quote.plan.as_dict(),
@@ -146,7 +153,8 @@ def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuot
         price_credits=quote.credits, provider_cost_usd_micros=quote.provider_cost_usd_micros,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, heartbeat_at=timezone.now(),
     )
-    take.reservation = credits_reserve(user_id=owner_id, amount=quote.hold_credits, reference=f"take:{take.public_id}")
+    take.reservation = credits_reserve(user_id=owner_id, amount=quote.hold_credits, reference=f"take:{take.public_id}",
+                                       budget_key=budget_key)
     take.save(update_fields=["reservation"])
     GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.hold_credits} credits held")
     take_changed_publish_on_commit(group=notify_group, take_id=take.pk)

@@ -59,35 +59,13 @@ def transport_error(error: httpx.HTTPError) -> ProviderError:
 
 
 def download_to(url: str, destination: Path, *, max_bytes: int, headers: dict | None = None,
-                client: httpx.Client | None = None) -> Path:
-    """Stream a finished video to disk, refusing anything larger than `max_bytes`."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    owned = client is None
-    client = client or httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
-    try:
-        with client.stream("GET", url, headers=headers or {}) as response:
-            if response.status_code != 200:
-                response.read()
-                raise error_for_status(response.status_code, "download failed", response.headers)
-            _stream_capped(response, destination, max_bytes)
-    except httpx.HTTPError as error:
-        raise transport_error(error) from None
-    finally:
-        if owned:
-            client.close()
-    return destination
+                client: httpx.Client | None = None, allowed_hosts: tuple[str, ...] | None = None) -> Path:
+    """Stream a finished video to disk, SSRF-checked, refusing anything over `max_bytes` or not a video.
 
+    `client` lends its headers, auth and hooks (never its transport); `allowed_hosts` limits
+    every hop to the provider's own hosts. See providers.adapters.safe_download.
+    """
+    from providers.adapters.safe_download import download_policy, download_video  # it builds on this module
 
-def _stream_capped(response: httpx.Response, destination: Path, max_bytes: int) -> None:
-    declared = int(response.headers.get("content-length") or 0)
-    if declared > max_bytes:
-        raise BadRequest(f"The provider's video is {declared} bytes, over our {max_bytes} byte limit.")
-    written = 0
-    with destination.open("wb") as sink:
-        for chunk in response.iter_bytes():
-            written += len(chunk)
-            if written > max_bytes:
-                sink.close()
-                destination.unlink(missing_ok=True)
-                raise BadRequest(f"The provider's video is over our {max_bytes} byte limit.")
-            sink.write(chunk)
+    policy = download_policy(max_bytes=max_bytes, allowed_hosts=allowed_hosts)
+    return download_video(url, destination, policy=policy, headers=headers, client=client)

@@ -108,6 +108,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "reap-stalled-takes": {"task": "jobs.tasks.takes_reap_stalled", "schedule": 60.0},
     "reconcile-quiet-takes": {"task": "jobs.tasks.takes_reconcile", "schedule": 30.0},
+    "expire-old-drafts": {"task": "jobs.tasks.takes_expire_drafts", "schedule": 6 * 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -208,6 +209,13 @@ SELF_HOSTED_FRAME_OVERRIDES = {
 }
 # Where vendors send callbacks: this app's public address.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# Outputs: drafts are deleted after DRAFT_RETENTION_DAYS (finals are kept); finals export with a
+# C2PA manifest when a signing certificate and key are configured, else with a JSON sidecar.
+DRAFT_RETENTION_DAYS = env_int("DRAFT_RETENTION_DAYS", 30)
+C2PA_SIGNING_CERT_PATH = env_str("C2PA_SIGNING_CERT_PATH")
+C2PA_SIGNING_KEY_PATH = env_str("C2PA_SIGNING_KEY_PATH")
+PROVIDER_DOWNLOAD_MAX_SECONDS = env_int("PROVIDER_DOWNLOAD_MAX_SECONDS", 300)
 
 # Evaluation: a CLIP model folder (transformers CLIPModel, loaded offline) turns on prompt
 # alignment and character consistency; without it those metrics are reported unavailable.

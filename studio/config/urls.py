@@ -22,6 +22,7 @@ urlpatterns = [
     path("webhooks/<slug:family>/<uuid:public_id>/<str:token>/", provider_callback, name="provider-callback"),
     path("webhooks/<slug:family>/", provider_family_callback, name="provider-family-callback"),
     path("provider-media/<str:token>/", provider_media, name="provider-media"),
+    path("credits/", include("billing.urls")),
     path("", include("studio.urls")),
 ]
 

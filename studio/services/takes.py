@@ -23,13 +23,14 @@ def shot_spec(*, shot: Shot) -> ShotSpec:
 
 
 def shot_take_quote(*, shot: Shot, tier: str = Generation.Tier.DRAFT) -> TakeQuote:
-    return take_quote(spec=shot_spec(shot=shot), tier=tier)
+    return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id)
 
 
 def shot_take_request(*, user, shot: Shot, idempotency_key: str | None = None, tier: str = Generation.Tier.DRAFT) -> Generation:
     return take_request(
         owner_id=user.pk, shot_id=shot.pk, notify_group=shot.project.notify_group,
         spec=shot_spec(shot=shot), tier=tier, idempotency_key=idempotency_key,
+        budget_key=f"project:{shot.project_id}",  # a creator may cap what one project spends
     )
 
 

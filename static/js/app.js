@@ -1,0 +1,105 @@
+/* Shotcraft's small layer over htmx: safe live swaps, connection status and error notices. */
+(function () {
+  "use strict";
+
+  // --- Live out-of-band swaps -------------------------------------------------------------
+  // Server fragments mark their out-of-band elements with data-live-oob. Before htmx swaps them:
+  //  * an element whose target is not on this page is dropped (no htmx "no target" error);
+  //  * an element with data-live-upsert="#list" whose target is missing is inserted at the top
+  //    of that list instead, when the list is on the page (a take that started elsewhere);
+  //  * an element older than the one on the page (data-version) is dropped, so a slow HTTP
+  //    answer never overwrites a newer live update.
+
+  function version(element) {
+    try {
+      return BigInt(element.getAttribute("data-version") || "0");
+    } catch (error) {
+      return BigInt(0);
+    }
+  }
+
+  function reconcile(element) {
+    var current = element.id ? document.getElementById(element.id) : null;
+    if (current) {
+      if (current.hasAttribute("data-version") && version(current) > version(element)) {
+        element.remove();
+      }
+      return;
+    }
+    var listSelector = element.getAttribute("data-live-upsert");
+    if (!listSelector || !document.querySelector(listSelector)) {
+      element.remove();
+      return;
+    }
+    var wrapper = document.createElement("div");
+    wrapper.setAttribute("hx-swap-oob", "afterbegin:" + listSelector);
+    element.removeAttribute("hx-swap-oob");
+    element.replaceWith(wrapper);
+    wrapper.appendChild(element);
+  }
+
+  htmx.defineExtension("live", {
+    transformResponse: function (text) {
+      if (text.indexOf("data-live-oob") === -1) {
+        return text;
+      }
+      var template = document.createElement("template");
+      template.innerHTML = text;
+      template.content.querySelectorAll("[data-live-oob]").forEach(reconcile);
+      return template.innerHTML;
+    },
+  });
+
+  // --- Connection status ------------------------------------------------------------------
+
+  var LIVE_TEXT = { connecting: "Connecting…", open: "Live", closed: "Reconnecting…" };
+
+  function liveState(root, state) {
+    root.setAttribute("data-live", state);
+    root.querySelectorAll("[data-live-text]").forEach(function (node) {
+      node.textContent = LIVE_TEXT[state];
+    });
+  }
+
+  document.addEventListener("htmx:wsConnecting", function (event) { liveState(event.target, "connecting"); });
+  document.addEventListener("htmx:wsOpen", function (event) { liveState(event.target, "open"); });
+  document.addEventListener("htmx:wsClose", function (event) { liveState(event.target, "closed"); });
+
+  // --- Notices ----------------------------------------------------------------------------
+
+  function notify(text, level) {
+    var area = document.getElementById("messages");
+    if (!area) {
+      return;
+    }
+    var message = document.createElement("div");
+    message.className = "message message-" + level;
+    message.setAttribute("role", level === "error" ? "alert" : "status");
+    var body = document.createElement("span");
+    body.className = "message-text";
+    body.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "message-close";
+    close.setAttribute("aria-label", "Dismiss message");
+    close.setAttribute("data-dismiss", "");
+    close.textContent = "×";
+    message.append(body, close);
+    area.append(message);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : "";
+    notify("That did not work (error " + status + "). Nothing was changed — please try again.", "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    notify("Shotcraft could not be reached. Check your connection and try again.", "error");
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) {
+      button.closest(".message").remove();
+    }
+  });
+})();

@@ -1,0 +1,95 @@
+"""Forms parse and validate what creators type; saving goes through studio.services."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+
+from studio.models import CharacterReference, Project, Shot
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label="Email", help_text="For receipts and account recovery.")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ("name", "description")
+        labels = {"name": "Project name", "description": "Description (optional)"}
+        widgets = {
+            "name": forms.TextInput(attrs={"placeholder": "e.g. Night market teaser", "autofocus": True}),
+            "description": forms.Textarea(attrs={"rows": 3, "placeholder": "What is this film about?"}),
+        }
+
+
+class ShotForm(forms.ModelForm):
+    duration_seconds = forms.IntegerField(
+        label="Duration (seconds)",
+        min_value=Shot.MIN_DURATION_SECONDS,
+        max_value=Shot.MAX_DURATION_SECONDS,
+        initial=5,
+        help_text=f"{Shot.MIN_DURATION_SECONDS}–{Shot.MAX_DURATION_SECONDS} seconds.",
+    )
+
+    class Meta:
+        model = Shot
+        fields = ("title", "subject", "scene", "camera", "motion", "duration_seconds", "style", "negative",
+                  "aspect_ratio", "characters")
+        labels = {
+            "title": "Title",
+            "subject": "Subject",
+            "scene": "Scene (optional)",
+            "camera": "Camera move",
+            "motion": "Motion (optional)",
+            "style": "Style (optional)",
+            "negative": "Avoid (optional)",
+            "aspect_ratio": "Aspect ratio",
+            "characters": "Characters in this shot",
+        }
+        widgets = {
+            "title": forms.TextInput(attrs={"placeholder": "e.g. Opening"}),
+            "subject": forms.Textarea(attrs={"rows": 2, "placeholder": "A lantern seller under neon signs"}),
+            "scene": forms.Textarea(attrs={"rows": 2, "placeholder": "Rainy night market, steam in the air"}),
+            "motion": forms.Textarea(attrs={"rows": 2, "placeholder": "Steam rises, then she looks up"}),
+            "style": forms.TextInput(attrs={"placeholder": "cinematic, 35mm, warm"}),
+            "negative": forms.TextInput(attrs={"placeholder": "text, watermark"}),
+            "characters": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["characters"].queryset = CharacterReference.objects.filter(project=project).order_by("name", "id")
+        self.fields["characters"].required = False
+        self.fields["characters"].help_text = ""
+
+    def service_fields(self) -> dict:
+        """The cleaned values in the shape studio.services.projects.shot_create/shot_update take."""
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "characters"}
+        return {**fields, "characters": list(self.cleaned_data["characters"])}
+
+
+class CharacterForm(forms.Form):
+    name = forms.CharField(label="Character name", max_length=80)
+    description = forms.CharField(label="Description (optional)", max_length=500, required=False)
+
+
+class ReferenceImageForm(forms.Form):
+    image = forms.FileField(label="Reference image", help_text="JPEG, PNG or WebP, up to 10 MB.")
+
+
+class TakeRequestForm(forms.Form):
+    idempotency_key = forms.CharField(max_length=255, required=False)
+
+
+def form_error_add(form: forms.Form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: per field where the form has the field."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error)

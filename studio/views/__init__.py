@@ -1,0 +1,1 @@
+"""Creator-facing pages and htmx partials. Each view parses input, calls one service or selector, renders."""

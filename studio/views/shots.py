@@ -1,0 +1,62 @@
+"""The shot editor (create and edit) and the shot's list of takes."""
+
+import copy
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from studio.forms import ShotForm, form_error_add
+from studio.selectors import project_get_for_user, shot_get_for_user, shot_takes
+from studio.services.projects import shot_create, shot_update
+from studio.views.takes import generate_panel_context
+
+SHOT_PAGE = "studio/shot_detail.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def shot_create_view(request, project_id: int):
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    form = ShotForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            shot = shot_create(project=project, **form.service_fields())
+        except ValidationError as error:
+            form_error_add(form, error)
+        else:
+            messages.success(request, f"Shot “{shot.title}” added to the storyboard.")
+            return redirect("shot-detail", shot_id=shot.pk)
+    return render(request, "studio/shot_form.html", {"project": project, "form": form},
+                  status=422 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def shot_detail(request, shot_id: int):
+    shot = shot_get_for_user(user=request.user, shot_id=shot_id)
+    # The form edits a copy, so a rejected edit never shows up as the shot's saved state.
+    form = ShotForm(request.POST or None, instance=copy.copy(shot), project=shot.project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            shot = shot_update(shot=shot, **form.service_fields())
+        except ValidationError as error:
+            form_error_add(form, error)
+        else:
+            messages.success(request, "Shot saved. The price below is for the saved shot.")
+            return redirect("shot-detail", shot_id=shot.pk)
+    context = {
+        "project": shot.project, "shot": shot, "form": form, "takes": shot_takes(shot=shot),
+        **generate_panel_context(shot=shot),
+    }
+    return render(request, SHOT_PAGE, context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def shot_takes_view(request, shot_id: int):
+    """The shot's take cards alone, re-fetched when the live connection (re)opens."""
+    shot = shot_get_for_user(user=request.user, shot_id=shot_id)
+    return render(request, f"{SHOT_PAGE}#takes", {"shot": shot, "takes": shot_takes(shot=shot)})

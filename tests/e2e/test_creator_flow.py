@@ -1,0 +1,92 @@
+"""A creator's first session, end to end: real browser, real daphne, real Celery worker, real renderer."""
+
+import re
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from jobs.models import Generation
+from studio.models import Shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+RENDER_TIMEOUT_MS = 90_000
+
+
+def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, worker, page, screenshots):
+    # Sign up: starter credits show in the header.
+    page.goto("/signup/")
+    page.screenshot(path=screenshots / "01-signup.png", full_page=True)
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill("a-long-and-unusual-pass")
+    page.get_by_label("Password confirmation").fill("a-long-and-unusual-pass")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{live_server_url}/")
+    expect(page.locator("#credit-balance")).to_contain_text(f"{settings.STARTER_CREDITS} credits")
+    expect(page.get_by_text("No projects yet — create your first")).to_be_visible()
+    page.screenshot(path=screenshots / "02-projects-empty.png", full_page=True)
+
+    # Create a project from the empty state.
+    page.get_by_label("Project name").fill("Night market")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Night market", level=1)).to_be_visible()
+    expect(page.get_by_text("No shots yet — add the first shot")).to_be_visible()
+
+    # Add a short shot.
+    page.get_by_role("link", name="Add shot", exact=True).click()
+    page.get_by_label("Title").fill("Opening")
+    page.get_by_label("Subject").fill("A lantern seller under neon signs")
+    page.get_by_label("Camera move").select_option("dolly_in")
+    page.get_by_label("Duration (seconds)").fill("2")
+    page.get_by_role("button", name="Add shot").click()
+    expect(page.get_by_role("heading", name="Opening", level=1)).to_be_visible()
+    expect(page.locator("#generate-panel")).to_contain_text("Draft on Animatic (local):")
+    shot = Shot.objects.get(title="Opening")
+
+    # Wait for the live connection, mark the page, then double-click Generate: exactly one take.
+    expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
+    page.evaluate("window.__marker = 1")
+    page.get_by_role("button", name="Generate draft").dblclick()
+    cards = page.locator(".take-card")
+    expect(cards).to_have_count(1)
+
+    # The take moves to ready on the page through the websocket, with no reload.
+    card = cards.first
+    expect(card.locator(".badge-state")).to_have_attribute("data-state", "ready", timeout=RENDER_TIMEOUT_MS)
+    expect(card.locator("video")).to_have_attribute("poster", re.compile(r"/media/takes/draft/.+"))
+    expect(card).to_contain_text("Why this provider")
+    expect(card).to_contain_text("quality checks")
+    assert page.evaluate("window.__marker") == 1, "the page navigated or reloaded"
+    take = Generation.objects.get(shot=shot)
+    assert take.state == "ready"
+    expect(cards).to_have_count(1)
+    expect(page.locator("#credit-balance")).to_contain_text(f"{settings.STARTER_CREDITS - take.price_credits} credits")
+    page.screenshot(path=screenshots / "03-shot-ready-take.png", full_page=True)
+
+    # Approve it.
+    card.get_by_role("button", name="Approve").click()
+    expect(page.locator(f"#take-{take.pk}")).to_have_attribute("data-review", "approved")
+    take.refresh_from_db()
+    assert take.review == "approved"
+
+    # A reconnecting page re-fetches its takes: drop the card, reconnect, and it comes back current.
+    with page.expect_response(re.compile(rf"/shots/{shot.pk}/takes/list/$")):
+        page.evaluate("""() => {
+            document.getElementById('take-%d').remove();
+            document.querySelector('[ws-connect]')['htmx-internal-data'].webSocket.init();
+        }""" % take.pk)
+    expect(page.locator(f"#take-{take.pk}")).to_have_attribute("data-review", "approved")
+    assert page.evaluate("window.__marker") == 1
+
+    # The storyboard shows the shot approved, with the take's thumbnail.
+    page.get_by_role("link", name="Back to storyboard").click()
+    shot_card = page.locator(f"#shot-{shot.pk}")
+    expect(shot_card).to_have_attribute("data-approved", "true")
+    expect(shot_card.get_by_text("Approved")).to_be_visible()
+    expect(shot_card.locator("img")).to_have_attribute("src", re.compile(r"/media/takes/draft/.+"))
+    expect(shot_card).to_contain_text("1 take")
+    page.screenshot(path=screenshots / "04-storyboard-approved.png", full_page=True)
+
+    assert page.errors == []
