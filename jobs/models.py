@@ -92,6 +92,14 @@ class Generation(models.Model):
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def latest_note(self) -> str:
+        """What the pipeline last said about a working take ("re-routed from …", "throttled: …")."""
+        if self.is_terminal:  # only working takes ask: a list of finished takes costs no queries
+            return ""
+        event = self.events.order_by("-id").first()
+        return event.detail if event else ""
+
 
 class GenerationEvent(models.Model):
     """One state change of a take. Append-only; per-stage durations are derived from these."""

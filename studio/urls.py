@@ -21,4 +21,5 @@ urlpatterns = [
     path("shots/<int:shot_id>/takes/list/", shots.shot_takes_view, name="shot-takes"),
     path("takes/<int:take_id>/approve/", takes.take_approve_view, name="take-approve"),
     path("takes/<int:take_id>/reject/", takes.take_reject_view, name="take-reject"),
+    path("takes/<int:take_id>/cancel/", takes.take_cancel_view, name="take-cancel"),
 ]

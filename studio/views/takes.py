@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from billing.exceptions import BillingError
 from jobs.exceptions import TakeError
+from jobs.services.cancel import TakeNotCancellable, take_cancel
 from studio.exceptions import StudioError
 from studio.forms import TakeRequestForm
 from studio.models import Shot
@@ -83,3 +84,15 @@ def take_reject_view(request, take_id: int):
     except StudioError as failure:
         error = str(failure)
     return _review_response(request, take, error=error, done="Take rejected.")
+
+
+@login_required
+@require_POST
+def take_cancel_view(request, take_id: int):
+    take = take_get_for_user(user=request.user, take_id=take_id)
+    try:
+        take, error = take_cancel(take_id=take.pk), ""
+    except TakeNotCancellable as failure:
+        error = str(failure)
+    take = take_get_for_user(user=request.user, take_id=take.pk)
+    return _review_response(request, take, error=error, done="Take cancelled: its credits are back.")
