@@ -12,6 +12,7 @@ from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from billing.selectors import credit_account_for_user
+from jobs.services import cancel as cancel_service
 from studio import selectors
 from studio.auth_tokens import api_token_auth
 from studio.schemas import (
@@ -158,6 +159,14 @@ def take_approve(request, take_id: int):
 def take_reject(request, take_id: int):
     take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
     return take_services.take_reject(take=take)
+
+
+@takes_router.post("/takes/{int:take_id}/cancel", response={200: TakeDetailOut, **NOT_FOUND, 409: ErrorOut})
+def take_cancel(request, take_id: int):
+    """Stop a queued or generating take (the vendor is told where it can be) and release its credits."""
+    take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    cancel_service.take_cancel(take_id=take.pk)
+    return selectors.take_get_for_user(user=request.auth, take_id=take.pk)
 
 
 # Credits

@@ -15,6 +15,7 @@ OPERATIONS = {
     "/api/shots/{shot_id}/takes": {"get", "post"},
     "/api/takes/{take_id}": {"get"},
     "/api/takes/{take_id}/approve": {"post"},
+    "/api/takes/{take_id}/cancel": {"post"},
     "/api/takes/{take_id}/reject": {"post"},
     "/api/credits": {"get"},
 }

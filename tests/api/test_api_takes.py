@@ -185,3 +185,25 @@ def test_changing_a_shot_after_a_take_keeps_the_take_request(api, catalog, creat
     take = shot_take_request(user=creator, shot=shot)
     shot_update(shot=shot, title="Renamed")
     assert api.get(f"/takes/{take.pk}").json()["shot_id"] == shot.pk
+
+
+def test_a_queued_take_is_cancelled_through_the_api(api, catalog, creator, shot):
+    from billing.models import CreditAccount
+    from studio.services.takes import shot_take_request
+
+    take = shot_take_request(user=creator, shot=shot)
+    response = api.post(f"/takes/{take.pk}/cancel")
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert CreditAccount.objects.get(user=creator).available == 500
+    again = api.post(f"/takes/{take.pk}/cancel")
+    assert again.status_code == 200 and again.json()["state"] == "cancelled"
+
+
+def test_a_finished_take_cannot_be_cancelled_through_the_api(api, catalog, creator, shot):
+    from jobs.services.pipeline import take_run
+    from studio.services.takes import shot_take_request
+
+    take = shot_take_request(user=creator, shot=shot)
+    take_run(take_id=take.pk)
+    response = api.post(f"/takes/{take.pk}/cancel")
+    assert response.status_code == 409 and "can no longer be cancelled" in response.json()["detail"]
