@@ -6,6 +6,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from providers.base import (
+    AuthenticationFailed,
+    BadRequest,
+    ContentPolicyRejected,
+    InsufficientVendorCredit,
+    RateLimited,
+    TransientProviderError,
+)
+
+# Each emulator fault and the error class every adapter must turn it into.
+FAULT_ERRORS = [
+    ("429", RateLimited),
+    ("500", TransientProviderError),
+    ("503", TransientProviderError),
+    ("timeout", TransientProviderError),
+    ("malformed", TransientProviderError),
+    ("policy", ContentPolicyRejected),
+    ("credit", InsufficientVendorCredit),
+    ("bad_request", BadRequest),
+    ("auth", AuthenticationFailed),
+]
+
 
 class CallbackSink:
     """Receives vendor callbacks the way our webhook endpoint would, and keeps them raw."""

@@ -24,7 +24,7 @@ from providers.base import (
     WebhookRejected,
 )
 from providers.emulators.openai_videos import OpenAIVideosEmulator
-from tests.contract.conftest import wait_for_state
+from tests.contract.conftest import FAULT_ERRORS, wait_for_state
 
 API_KEY = "sk-proj-" + "ab" * 24
 WEBHOOK_SECRET = "whsec_" + "c2hvdGNyYWZ0LW9wZW5haS13ZWJob29rLXNlY3JldA=="
@@ -33,17 +33,6 @@ PNG = ("data:image/png;base64,"
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
 
-FAULT_ERRORS = [
-    ("429", RateLimited),
-    ("500", TransientProviderError),
-    ("503", TransientProviderError),
-    ("timeout", TransientProviderError),
-    ("malformed", TransientProviderError),
-    ("policy", ContentPolicyRejected),
-    ("credit", InsufficientVendorCredit),
-    ("bad_request", BadRequest),
-    ("auth", AuthenticationFailed),
-]
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from providers.base import (
     WebhookRejected,
 )
 from providers.emulators.replicate import ReplicateEmulator
-from tests.contract.conftest import wait_for_state
+from tests.contract.conftest import FAULT_ERRORS, wait_for_state
 
 API_TOKEN = "r8_" + "Ab" * 18
 WEBHOOK_SECRET = "whsec_" + "c2hvdGNyYWZ0LXJlcGxpY2F0ZS13ZWJob29rLXNlY3JldA=="
@@ -38,17 +38,6 @@ IMAGE = "https://assets.example.com/frames/start.png"
 END_IMAGE = "https://assets.example.com/frames/end.png"
 VERSION = "5" * 64
 
-FAULT_ERRORS = [
-    ("429", RateLimited),
-    ("500", TransientProviderError),
-    ("503", TransientProviderError),
-    ("timeout", TransientProviderError),
-    ("malformed", TransientProviderError),
-    ("policy", ContentPolicyRejected),
-    ("credit", InsufficientVendorCredit),
-    ("bad_request", BadRequest),
-    ("auth", AuthenticationFailed),
-]
 
 
 @pytest.fixture(scope="module")

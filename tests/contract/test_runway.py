@@ -23,24 +23,13 @@ from providers.base import (
     WebhookRejected,
 )
 from providers.emulators.runway import RunwayEmulator
-from tests.contract.conftest import wait_for_state
+from tests.contract.conftest import FAULT_ERRORS, wait_for_state
 
 API_KEY = "key_" + "ab" * 64
 IMAGE = "https://assets.example.com/frames/start.png"
 END_IMAGE = "https://assets.example.com/frames/end.png"
 DATA_IMAGE = "data:image/png;base64,iVBORw0KGgo="
 
-FAULT_ERRORS = [
-    ("429", RateLimited),
-    ("500", TransientProviderError),
-    ("503", TransientProviderError),
-    ("timeout", TransientProviderError),
-    ("malformed", TransientProviderError),
-    ("policy", ContentPolicyRejected),
-    ("credit", InsufficientVendorCredit),
-    ("bad_request", BadRequest),
-    ("auth", AuthenticationFailed),
-]
 
 
 @pytest.fixture(scope="module")
