@@ -48,7 +48,7 @@ def _vendor_cancel(take: Generation) -> str:
 
 @transaction.atomic
 def _take_cancel_settle(*, take_id: int, detail: str) -> Generation:
-    take = Generation.objects.select_for_update().select_related("provider_model").get(pk=take_id)
+    take = Generation.objects.select_for_update(of=("self",)).select_related("provider_model").get(pk=take_id)
     if take.is_terminal:
         return take  # finished while we were asking the vendor
     take = take_transition(take_id=take.pk, to_state=TakeState.CANCELLED, detail=detail)

@@ -241,7 +241,7 @@ def _retry_delay(error: ProviderError, *, tries: int) -> float:
 @transaction.atomic
 def _reroute(take: Generation, *, reason: str) -> None:
     """Move the take to the next provider of its plan that its held credits cover, or fail it."""
-    take = Generation.objects.select_for_update().select_related("provider_model", "reservation").get(pk=take.pk)
+    take = Generation.objects.select_for_update(of=("self",)).select_related("provider_model", "reservation").get(pk=take.pk)
     current = take.provider_model
     for step in _plan_after(take, current.slug):
         candidate = ProviderModel.objects.filter(slug=step["slug"], enabled=True).first()
