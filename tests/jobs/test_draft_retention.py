@@ -35,17 +35,17 @@ def _run(*args, **options) -> str:
 def test_old_drafts_lose_their_files_and_say_so(catalog, creator, shot, settings):
     settings.DRAFT_RETENTION_DAYS = 30
     old = _ready(creator, shot, age_days=31)
-    extra = default_storage.save(f"takes/draft/{old.public_id}/preview.webp", ContentFile(b"RIFF....WEBP"))
-    names = [old.video.name, old.poster.name, old.thumbnail.name, extra]
+    extra = default_storage.save(f"takes/draft/{old.public_id}/export/take.json", ContentFile(b"{}"))
+    names = [old.video.name, old.poster.name, old.thumbnail.name, old.preview.name, extra]
 
     assert "Expired the files of 1 draft(s) older than 30 days." in _run()
 
     assert not any(default_storage.exists(name) for name in names)
     old.refresh_from_db()
-    assert (old.video.name, old.poster.name, old.thumbnail.name) == ("", "", "")
+    assert (old.video.name, old.poster.name, old.thumbnail.name, old.preview.name) == ("", "", "", "")
     assert old.state == "ready" and take_files_expired(old)
     note = old.events.last()
-    assert note.from_state == note.to_state == "ready" and "4 files deleted" in note.detail
+    assert note.from_state == note.to_state == "ready" and "5 files deleted" in note.detail
 
 
 def test_young_drafts_active_drafts_and_finals_are_kept(catalog, creator, shot, settings):
