@@ -45,3 +45,14 @@ def test_the_card_shows_the_plan_and_marks_sandbox_takes(catalog, creator_client
     page = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
     assert "The whole plan" in page and "left out: not configured" in page
     assert "Sandbox" in page
+
+
+def test_a_ready_take_shows_its_score_breakdown(catalog, creator_client, creator, shot):
+    from jobs.services.pipeline import take_run
+
+    take = shot_take_request(user=creator, shot=shot)
+    take_run(take_id=take.pk)
+    page = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
+    assert "Score breakdown" in page
+    assert "Sharpness" in page and "Motion smoothness" in page
+    assert "unavailable: " in page  # no CLIP model here: alignment says why, and invents nothing
