@@ -37,6 +37,19 @@ OUTCOME_MARKER = re.compile(r"\[sandbox:(policy|fail)\]")
 TIMEOUT_HOLD_SECONDS = 6.0
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Clients hang up during the timeout fault on purpose; that is not an error worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 @dataclass
 class Request:
     method: str
@@ -104,8 +117,7 @@ class Emulator:
         self._render_lock = threading.Lock()  # rendering takes seconds: never under the request lock
         self._outputs: dict[tuple[int, str], Path] = {}
         self._output_dir = Path(mkdtemp(prefix=f"emulator-{self.family}-"))
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = QuietServer((host, port), self._handler_class())
         self._stopping = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
