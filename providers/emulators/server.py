@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -43,8 +44,6 @@ class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address):
-        import sys
-
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             return
         super().handle_error(request, client_address)
