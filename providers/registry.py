@@ -13,6 +13,7 @@ ADAPTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fal": ("providers.adapters.fal.FalAdapter", ("api_key",)),
     "openai_videos": ("providers.adapters.openai_videos.OpenAIVideosAdapter", ("api_key",)),
     "google_veo": ("providers.adapters.google_veo.GoogleVeoAdapter", ("api_key",)),
+    "google_vertex": ("providers.adapters.google_vertex.GoogleVertexAdapter", ("access_token", "project", "location")),
     "luma": ("providers.adapters.luma.LumaAdapter", ("api_key",)),
     "minimax": ("providers.adapters.minimax.MiniMaxAdapter", ("api_key",)),
     "replicate": ("providers.adapters.replicate.ReplicateAdapter", ("api_key",)),

@@ -15,6 +15,7 @@ from importlib import import_module
 
 SANDBOX_API_KEY = "key_" + "5a" * 64  # shaped like a real key: some emulators check the shape
 SANDBOX_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"shotcraft-sandbox-webhook-secret").decode()
+SANDBOX_VERTEX_TOKEN = "sandbox-vertex-token"
 SANDBOX_LATENCY_SECONDS = 4.0
 
 EMULATORS = {
@@ -22,6 +23,7 @@ EMULATORS = {
     "fal": "providers.emulators.fal.FalEmulator",
     "openai_videos": "providers.emulators.openai_videos.OpenAIVideosEmulator",
     "google_veo": "providers.emulators.google_veo.GoogleVeoEmulator",
+    "google_vertex": "providers.emulators.google_vertex.GoogleVertexEmulator",
     "luma": "providers.emulators.luma.LumaEmulator",
     "minimax": "providers.emulators.minimax.MiniMaxEmulator",
     "replicate": "providers.emulators.replicate.ReplicateEmulator",
@@ -34,6 +36,8 @@ _OPTIONS = {
     "fal": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url, "jwks_url": f"{url}/.well-known/jwks.json"},
     "openai_videos": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/v1", "webhook_secret": SANDBOX_WEBHOOK_SECRET},
     "google_veo": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url},
+    "google_vertex": lambda url: {"access_token": SANDBOX_VERTEX_TOKEN, "project": "shotcraft-sandbox",
+                                  "location": "us-central1", "base_url": url},
     "luma": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/dream-machine/v1"},
     "minimax": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url},
     "replicate": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/v1", "webhook_secret": SANDBOX_WEBHOOK_SECRET},
@@ -43,6 +47,7 @@ _OPTIONS = {
 _EMULATOR_OPTIONS = {
     "openai_videos": {"webhook_secret": SANDBOX_WEBHOOK_SECRET},
     "replicate": {"webhook_secret": SANDBOX_WEBHOOK_SECRET},
+    "google_vertex": {"access_token": SANDBOX_VERTEX_TOKEN},
     "kling": {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key-for-local-kling-emulator-only"},
 }
 

@@ -185,6 +185,8 @@ PROVIDER_SETTINGS = {
     "openai_videos": {"api_key": env_str("OPENAI_API_KEY"), "base_url": env_str("OPENAI_BASE_URL", "https://api.openai.com/v1"),
                       "webhook_secret": env_str("OPENAI_WEBHOOK_SECRET")},
     "google_veo": {"api_key": env_str("GEMINI_API_KEY"), "base_url": env_str("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")},
+    "google_vertex": {"access_token": env_str("VERTEX_ACCESS_TOKEN"), "project": env_str("VERTEX_PROJECT"),
+                      "location": env_str("VERTEX_LOCATION", "us-central1"), "base_url": env_str("VERTEX_BASE_URL")},
     "luma": {"api_key": env_str("LUMAAI_API_KEY"), "base_url": env_str("LUMA_BASE_URL", "https://api.lumalabs.ai/dream-machine/v1")},
     "minimax": {"api_key": env_str("MINIMAX_API_KEY"), "base_url": env_str("MINIMAX_BASE_URL", "https://api.minimax.io")},
     "replicate": {"api_key": env_str("REPLICATE_API_TOKEN"), "base_url": env_str("REPLICATE_BASE_URL", "https://api.replicate.com/v1"),
