@@ -8,3 +8,17 @@ def words(name: str) -> str:
     """A metric or check name as words: "motion_smoothness" → "Motion smoothness"."""
     text = str(name).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+@register.filter
+def metric_value(value) -> str:
+    """A raw metric value for people: numbers rounded, detections listed, nothing as "none found"."""
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else ("yes" if value else "no")
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} ({score:.2f})" if isinstance(score, float) else str(key) for key, score in value.items()) or "none found"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value) or "none found"
+    return str(value)
