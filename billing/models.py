@@ -61,6 +61,11 @@ class CreditAccount(models.Model):
     def available(self) -> int:
         return self.balance - self.held
 
+    @property
+    def is_low(self) -> bool:
+        """Below the low-balance warning line (BILLING_LOW_BALANCE_CREDITS)."""
+        return self.available < settings.BILLING_LOW_BALANCE_CREDITS
+
 
 class Reservation(models.Model):
     class State(models.TextChoices):

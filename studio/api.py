@@ -175,8 +175,8 @@ def take_cancel(request, take_id: int):
 def credits_detail(request):
     account = credit_account_for_user(user_id=request.auth.pk)
     if account is None:
-        return CreditsOut(balance=0, held=0, available=0)
-    return CreditsOut(balance=account.balance, held=account.held, available=account.available)
+        return CreditsOut(balance=0, held=0, available=0, low_balance=True)
+    return CreditsOut(balance=account.balance, held=account.held, available=account.available, low_balance=account.is_low)
 
 
 routers = (projects_router, shots_router, takes_router, credits_router)

@@ -199,6 +199,7 @@ class CreditsOut(Schema):
     balance: int
     held: int = Field(description="Reserved for takes in progress")
     available: int
+    low_balance: bool = Field(default=False, description="Below the low-balance warning line")
 
 
 def _ready_file_url(take: Generation, field, context) -> str | None:

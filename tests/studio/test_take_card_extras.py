@@ -56,3 +56,19 @@ def test_a_ready_take_shows_its_score_breakdown(catalog, creator_client, creator
     assert "Score breakdown" in page
     assert "Sharpness" in page and "Motion smoothness" in page
     assert "unavailable: " in page  # no CLIP model here: alignment says why, and invents nothing
+
+
+def test_a_low_balance_is_flagged_in_the_header_and_the_api(client, catalog, settings):
+    from billing.models import CreditAccount
+    from studio.services.tokens import api_token_create
+    from tests.factories import creator_create
+
+    settings.BILLING_LOW_BALANCE_CREDITS = 100
+    rich, poor = creator_create(username="rich", credits=500), creator_create(username="poor", credits=40)
+    client.force_login(poor)
+    assert "Low · top up" in client.get(reverse("project-list")).content.decode()
+    client.force_login(rich)
+    assert "Low · top up" not in client.get(reverse("project-list")).content.decode()
+    _, key = api_token_create(user=poor, name="t")
+    assert client.get("/api/credits", headers={"Authorization": f"Bearer {key}"}).json()["low_balance"] is True
+    assert CreditAccount.objects.get(user=rich).is_low is False
