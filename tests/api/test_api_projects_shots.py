@@ -123,7 +123,7 @@ def test_quote_without_any_provider_says_why(api, catalog, shot):
 
 
 def test_credits_show_balance_held_and_available(api, catalog, creator, shot):
-    assert api.get("/credits").json() == {"balance": 500, "held": 0, "available": 500}
+    assert api.get("/credits").json() == {"balance": 500, "held": 0, "available": 500, "low_balance": False}
     take = shot_take_request(user=creator, shot=shot)
     assert api.get("/credits").json() == {
         "balance": 500, "held": take.price_credits, "available": 500 - take.price_credits,
@@ -134,7 +134,7 @@ def test_credits_are_zero_without_an_account(client, db):
     from studio.services.tokens import api_token_create
 
     _, key = api_token_create(user=creator_create(username="newcomer", credits=0), name="t")
-    assert ApiClient(client, key).get("/credits").json() == {"balance": 0, "held": 0, "available": 0}
+    assert ApiClient(client, key).get("/credits").json() == {"balance": 0, "held": 0, "available": 0, "low_balance": True}
 
 
 def test_lists_are_paginated(api, creator):
