@@ -126,7 +126,7 @@ def test_credits_show_balance_held_and_available(api, catalog, creator, shot):
     assert api.get("/credits").json() == {"balance": 500, "held": 0, "available": 500, "low_balance": False}
     take = shot_take_request(user=creator, shot=shot)
     assert api.get("/credits").json() == {
-        "balance": 500, "held": take.price_credits, "available": 500 - take.price_credits,
+        "balance": 500, "held": take.price_credits, "available": 500 - take.price_credits, "low_balance": False,
     }
 
 
