@@ -14,5 +14,12 @@ class IdempotencyKeyReused(TakeError):
         super().__init__("This Idempotency-Key was already used for a different request.")
 
 
+class IdempotencyKeyInProgress(TakeError):
+    """The first request with this key is still being carried out; retry it shortly."""
+
+    def __init__(self):
+        super().__init__("A request with this Idempotency-Key is still in progress. Retry in a moment to get its take.")
+
+
 class IllegalTransition(TakeError):
     pass

@@ -117,14 +117,15 @@ def _idempotency_key(request) -> str:
 @takes_router.post(
     "/shots/{int:shot_id}/takes",
     response={201: TakeDetailOut, 200: TakeDetailOut, 400: ErrorOut, 402: InsufficientCreditsOut, **NOT_FOUND,
-              422: UnprocessableOut},
+              409: ErrorOut, 422: UnprocessableOut},
     openapi_extra=IDEMPOTENCY_KEY_DOC,
 )
 def take_create(request, shot_id: int):
     """Reserve the credits for a draft take of the shot and queue it.
 
     201 when this request created the take; 200 with the same take when the Idempotency-Key was
-    already used for the same request (a replay). A take is "created by this request" when it was
+    already used for the same request (a replay); 409 while the first request with the key is still
+    being carried out (retry after a moment); 422 when the key was used for a different request. A take is "created by this request" when it was
     created after the request started: the service returns the existing take on a replay, and
     only a concurrent duplicate that lost the race could see a 201 for another request's take.
     """

@@ -3,10 +3,13 @@
 import hashlib
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -15,7 +18,7 @@ from billing.pricing import provider_cost_usd_micros, take_price_credits
 from billing.services import credits_reserve
 from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
 from jobs.events import take_changed_publish_on_commit
-from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable
+from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable
 from jobs.models import Generation, GenerationEvent
 from providers.health import provider_health
 from providers.models import ProviderModel, ProviderPrice
@@ -121,25 +124,43 @@ def take_request(
     *, owner_id: int, shot_id: int, notify_group: str, spec: ShotSpec,
     tier: str = Generation.Tier.DRAFT, idempotency_key: str | None = None, budget_key: str = "",
 ) -> Generation:
-    """Create a take with its credits reserved; the same key and request return the same take."""
+    """Create a take with its credits reserved; the same key and request return the same take.
+
+    A key whose first request is still being carried out raises IdempotencyKeyInProgress rather
+    than waiting on it, as Stripe's API answers 409 to a concurrent retry.
+    """
     fingerprint = request_fingerprint(shot_id=shot_id, spec=spec, tier=tier)
-    if idempotency_key:
-        existing = _existing_for_key(owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
-        if existing is not None:
-            return existing
-    quote = take_quote(spec=spec, tier=tier, owner_id=owner_id)
-    try:
-        return _take_create(owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, spec=spec, tier=tier,
-                            quote=quote, idempotency_key=idempotency_key or None, fingerprint=fingerprint,
-                            budget_key=budget_key)
-    except IntegrityError:
-        # A concurrent request with the same key won the race; answer with its take.
-        if not idempotency_key:
-            raise
-        existing = _existing_for_key(owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
-        if existing is None:
-            raise
+    create = partial(_take_create, owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, spec=spec, tier=tier,
+                     idempotency_key=idempotency_key or None, fingerprint=fingerprint, budget_key=budget_key)
+    if not idempotency_key:
+        return create(quote=take_quote(spec=spec, tier=tier, owner_id=owner_id))
+    find_existing = partial(_existing_for_key, owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if existing := find_existing():
         return existing
+    with _idempotency_key_claimed(owner_id=owner_id, idempotency_key=idempotency_key):
+        if existing := find_existing():  # the first request finished between our look and our claim
+            return existing
+        try:
+            return create(quote=take_quote(spec=spec, tier=tier, owner_id=owner_id))
+        except IntegrityError:
+            # Only reachable when a claim outlived its expiry: the other request's take is the answer.
+            if existing := find_existing():
+                return existing
+            raise
+
+
+IDEMPOTENCY_CLAIM_SECONDS = 60  # longer than any take request takes; frees the key if a process dies holding it
+
+
+@contextmanager
+def _idempotency_key_claimed(*, owner_id: int, idempotency_key: str) -> Iterator[None]:
+    claim = "take-request:" + hashlib.sha256(f"{owner_id}:{idempotency_key}".encode()).hexdigest()
+    if not cache.add(claim, "in progress", timeout=IDEMPOTENCY_CLAIM_SECONDS):
+        raise IdempotencyKeyInProgress()
+    try:
+        yield
+    finally:
+        cache.delete(claim)
 
 
 @transaction.atomic

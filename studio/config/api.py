@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 
 from billing.exceptions import BillingError, InsufficientCredits
-from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable, TakeError
+from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
 from studio.exceptions import StudioError
 
@@ -97,6 +97,13 @@ def _no_provider(request, exc: NoProviderAvailable):
 @api.exception_handler(IdempotencyKeyReused)
 def _idempotency_key_reused(request, exc: IdempotencyKeyReused):
     return _error(request, 422, "idempotency_key_reused", str(exc))
+
+
+@api.exception_handler(IdempotencyKeyInProgress)
+def _idempotency_key_in_progress(request, exc: IdempotencyKeyInProgress):
+    response = _error(request, 409, "idempotency_key_in_progress", str(exc))
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(TakeError)

@@ -90,7 +90,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # embedded Redis and sets REDIS_URL when none is configured.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Keys share CHANNELS_PREFIX, so two apps (or a test run beside `make run`) on one Redis never collide.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": env_str("CHANNELS_PREFIX", "asgi")}}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

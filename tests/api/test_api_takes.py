@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import LedgerEntry, Reservation
 from jobs.models import Generation
 from jobs.services.pipeline import take_run
+from jobs.services.requests import _idempotency_key_claimed
 from providers.models import ProviderModel
 from studio.services.projects import shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
@@ -49,6 +50,15 @@ def test_replaying_a_key_returns_the_same_take_and_reserves_once(api, catalog, s
     assert Generation.objects.count() == 1
     assert Reservation.objects.count() == 1
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.RESERVE).count() == 1
+
+
+def test_a_key_whose_first_request_is_still_running_answers_409(api, catalog, creator, shot):
+    with _idempotency_key_claimed(owner_id=creator.pk, idempotency_key=KEY["Idempotency-Key"]):  # the first request
+        response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert response.status_code == 409 and response["Retry-After"] == "1"
+    assert response.json()["code"] == "idempotency_key_in_progress"
+    assert Generation.objects.count() == 0 and Reservation.objects.count() == 0
+    assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201  # the claim ended with its request
 
 
 def test_a_key_reused_for_a_changed_shot_is_refused(api, catalog, shot):
@@ -200,9 +210,6 @@ def test_a_queued_take_is_cancelled_through_the_api(api, catalog, creator, shot)
 
 
 def test_a_finished_take_cannot_be_cancelled_through_the_api(api, catalog, creator, shot):
-    from jobs.services.pipeline import take_run
-    from studio.services.takes import shot_take_request
-
     take = shot_take_request(user=creator, shot=shot)
     take_run(take_id=take.pk)
     response = api.post(f"/takes/{take.pk}/cancel")
