@@ -14,6 +14,14 @@ from providers.registry import adapter_for, api_family_configured
 
 logger = logging.getLogger(__name__)
 
+# A replayed event id, or news about an attempt that is already settled or not this take's, is
+# refused (4xx) and changes nothing; a vendor that retries it learns nothing new either way.
+OUTCOME_STATUS = {"applied": 200, "duplicate": 409, "stale": 409, "unknown job": 404}
+
+
+def _outcome_response(outcome: str) -> JsonResponse:
+    return JsonResponse({"status": outcome}, status=OUTCOME_STATUS[outcome])
+
 
 @csrf_exempt
 @require_POST
@@ -34,7 +42,7 @@ def provider_callback(request: HttpRequest, family: str, public_id: UUID, token:
     except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
         logger.warning("refused %s callback for take %s: %s", family, public_id, rejected)
         return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)
-    return JsonResponse({"status": outcome})
+    return _outcome_response(outcome)
 
 
 @csrf_exempt
@@ -50,4 +58,4 @@ def provider_family_callback(request: HttpRequest, family: str) -> HttpResponse:
     except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
         logger.warning("refused %s callback: %s", family, rejected)
         return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)
-    return JsonResponse({"status": outcome})
+    return _outcome_response(outcome)

@@ -64,7 +64,8 @@ def test_a_verified_callback_is_applied_once_and_asks_for_a_poll(client, submitt
         response = post(client, submitted_take, body, headers)
     assert response.status_code == 200 and response.json() == {"status": "applied"}
     assert [cb.func.__name__ for cb in callbacks] == ["_poll_now"]
-    assert post(client, submitted_take, body, headers).json() == {"status": "duplicate"}
+    replay = post(client, submitted_take, body, headers)
+    assert replay.status_code == 409 and replay.json() == {"status": "duplicate"}
     assert WebhookDelivery.objects.count() == 1
 
 
@@ -98,5 +99,5 @@ def test_a_callback_about_another_job_is_recorded_but_changes_nothing(client, su
     headers = fal.signed_headers(body, "someone-elses-job")
     with django_capture_on_commit_callbacks() as callbacks:
         response = post(client, submitted_take, body, headers)
-    assert response.json() == {"status": "stale"}
+    assert response.status_code == 409 and response.json() == {"status": "stale"}
     assert callbacks == []
