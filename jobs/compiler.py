@@ -37,14 +37,23 @@ class ShotSpec:
     aspect_ratio: str
     character_names: tuple[str, ...] = field(default_factory=tuple)
     reference_image_names: tuple[str, ...] = field(default_factory=tuple)
+    start_frame_name: str = ""  # a still the video should start from (a final starts from its draft's frame)
 
     def as_request(self) -> dict:
-        return {
+        request = {
             "title": self.title, "subject": self.subject, "scene": self.scene, "camera": self.camera,
             "motion": self.motion, "style": self.style, "negative": self.negative,
             "duration_seconds": self.duration_seconds, "aspect_ratio": self.aspect_ratio,
             "character_names": list(self.character_names), "reference_image_names": list(self.reference_image_names),
         }
+        if self.start_frame_name:
+            request["start_frame_name"] = self.start_frame_name
+        return request
+
+    @property
+    def input_image_names(self) -> tuple[str, ...]:
+        """Every image the provider may be sent, the start frame first."""
+        return ((self.start_frame_name,) if self.start_frame_name else ()) + self.reference_image_names
 
     @classmethod
     def from_request(cls, data: dict) -> "ShotSpec":
@@ -120,7 +129,7 @@ def prompt_compile_for(spec: ShotSpec, dialect: ProviderDialect) -> CompiledForP
     prompt, negative = base.text, base.negative
     if negative and not dialect.negative_prompt:
         prompt, negative = f"{prompt} {_sentence('Avoid: ' + negative)}", ""
-    use_references = bool(spec.reference_image_names) and (dialect.reference_images or dialect.image_to_video)
+    use_references = bool(spec.input_image_names) and (dialect.reference_images or dialect.image_to_video)
     return CompiledForProvider(prompt=prompt, negative_prompt=negative, duration_seconds=_duration_for(spec, dialect),
                                use_reference_images=use_references)
 

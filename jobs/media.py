@@ -28,6 +28,14 @@ def video_stills(video_path: Path, output_dir: Path) -> tuple[Path, Path]:
     return poster_path, thumbnail_path
 
 
+def video_first_frame(video) -> Image.Image:
+    """The opening frame of a video, given as a path or an open binary file."""
+    with av.open(video if hasattr(video, "read") else str(video)) as container:
+        for frame in container.decode(video=0):
+            return frame.to_image().convert("RGB")
+    raise ValueError("the video has no frames")
+
+
 def _middle_frame(video_path: Path) -> Image.Image:
     with av.open(str(video_path)) as container:
         frames = [frame.to_image() for frame in container.decode(video=0)]

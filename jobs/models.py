@@ -25,6 +25,13 @@ class Generation(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
+    class Origin(models.TextChoices):
+        REQUEST = "request", "Requested"
+        BEST_OF = "best_of", "Best of N"
+        RENDER_FINAL = "render_final", "Final render of a draft"
+        OTHER_PROVIDER = "other_provider", "Another provider after a refusal"
+        REGENERATION = "regeneration", "Regenerated after a failed check"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
     shot = models.ForeignKey("studio.Shot", on_delete=models.CASCADE, related_name="takes")
@@ -33,6 +40,18 @@ class Generation(models.Model):
     state = models.CharField(max_length=16, choices=TakeState.choices, default=TakeState.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     review = models.CharField(max_length=16, choices=Review.choices, default=Review.PENDING)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.REQUEST)
+    source_take = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups",
+        help_text="The draft a final renders, or the take this one replaces (refused, failed a check)",
+    )
+    batch = models.UUIDField(null=True, blank=True, db_index=True, help_text="Takes of one best-of-N request")
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True,
+                                 help_text="Model, prompt, parameters, seed and input hashes: equal keys give equal videos")
+    cached_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="cache_reuses",
+        help_text="The take whose stored output this one reused instead of paying again",
+    )
 
     provider_model = models.ForeignKey(
         "providers.ProviderModel", null=True, blank=True, on_delete=models.PROTECT, related_name="takes"
@@ -82,6 +101,8 @@ class Generation(models.Model):
             models.CheckConstraint(condition=Q(state__in=[s.value for s in TakeState]), name="take_state_valid"),
             models.CheckConstraint(condition=Q(tier__in=["draft", "final"]), name="take_tier_valid"),
             models.CheckConstraint(condition=Q(review__in=["pending", "approved", "rejected"]), name="take_review_valid"),
+            models.CheckConstraint(condition=Q(origin__in=["request", "best_of", "render_final", "other_provider", "regeneration"]),
+                                   name="take_origin_valid"),
             models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="take_duration_positive"),
         ]
 
@@ -93,12 +114,32 @@ class Generation(models.Model):
         return self.state in TERMINAL_STATES
 
     @property
+    def refused_by_policy(self) -> bool:
+        """A provider refused this failed take under its content policy (the creator may try another)."""
+        return self.state == TakeState.FAILED and self.attempts.filter(error_kind="ContentPolicyRejected").exists()
+
+    @property
+    def best_of_standing(self) -> tuple[int, int] | None:
+        """(rank by score among its batch's ready takes, batch size) for a ready best-of-N take."""
+        if not self.batch or self.state != TakeState.READY:
+            return None
+        siblings = Generation.objects.filter(batch=self.batch, owner_id=self.owner_id)
+        ready_scores = sorted((take_score(take) for take in siblings.filter(state=TakeState.READY)), reverse=True)
+        return ready_scores.index(take_score(self)) + 1, siblings.count()
+
+    @property
     def latest_note(self) -> str:
         """What the pipeline last said about a working take ("re-routed from …", "throttled: …")."""
         if self.is_terminal:  # only working takes ask: a list of finished takes costs no queries
             return ""
         event = self.events.order_by("-id").first()
         return event.detail if event else ""
+
+
+def take_score(take: Generation) -> float:
+    """The aggregate evaluation score, lowest when the evaluation could not give one."""
+    aggregate = (take.evaluation or {}).get("aggregate")
+    return float(aggregate) if aggregate is not None else -1.0
 
 
 class GenerationEvent(models.Model):

@@ -20,7 +20,8 @@ TERMINAL_STATES = frozenset({TakeState.READY, TakeState.FAILED, TakeState.CANCEL
 _STOPPABLE = {TakeState.FAILED, TakeState.CANCELLED}
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    TakeState.QUEUED: frozenset({TakeState.ROUTING} | _STOPPABLE),
+    # An identical earlier request's stored output is reused (the prompt cache): straight to ready.
+    TakeState.QUEUED: frozenset({TakeState.ROUTING, TakeState.READY} | _STOPPABLE),
     TakeState.ROUTING: frozenset({TakeState.SUBMITTING} | _STOPPABLE),
     # A failed provider sends the take back to routing, to its plan's next provider.
     TakeState.SUBMITTING: frozenset({TakeState.GENERATING, TakeState.ROUTING} | _STOPPABLE),

@@ -26,6 +26,7 @@ class RouteNeeds:
     budget_usd_micros: int | None = None  # the most this take may cost us at the provider
     latency_target_seconds: int | None = None  # compared with the provider's p90
     allowed_regions: tuple[str, ...] = ()  # empty allows every region
+    avoided_slugs: tuple[str, ...] = ()  # the creator asked for another provider (e.g. after a policy refusal)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class RoutePlan:
 
 
 def _capability_reason(needs: RouteNeeds, c: RouteCandidate) -> str | None:
+    if c.slug in needs.avoided_slugs:
+        return "you asked for a different provider"
     if not c.enabled:
         return "disabled by ops"
     if not c.configured:

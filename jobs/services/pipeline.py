@@ -4,6 +4,7 @@ Safe to run twice: steps a take has already passed are skipped, and the terminal
 credits exactly once (capture and release are no-ops on a resolved reservation).
 """
 
+import io
 import logging
 import shutil
 import tempfile
@@ -12,15 +13,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from billing.services import credits_capture, credits_release
 from jobs.compiler import ShotSpec
+from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition
 from jobs.evaluation import evaluate_take_video
-from jobs.media import expected_size_for, video_preview
+from jobs.media import expected_size_for, video_first_frame, video_preview
 from jobs.models import Generation
 from jobs.services.transitions import is_past, take_progress_report, take_transition
 from jobs.states import ACTIVE_STATES, TakeState
@@ -77,7 +80,7 @@ def _render(take: Generation, workdir: Path) -> RenderedVideo:
         aspect_ratio=take.aspect_ratio, camera=spec.camera, seed=take.seed, title=spec.title,
         reference_images=tuple(
             _copy_from_storage(name, workdir / "refs" / f"{index:02d}-{Path(name).name}")
-            for index, name in enumerate(spec.reference_image_names)
+            for index, name in enumerate(spec.input_image_names)
         ),
     )
     def on_progress(percent: int) -> None:
@@ -125,6 +128,20 @@ def take_files_store(*, take: Generation, video: Path, poster: Path, thumbnail: 
     )
 
 
+def take_first_frame_stored(*, take: Generation) -> str:
+    """The storage name of the take's opening frame, extracted once; "" when its video is gone."""
+    name = f"takes/{take.tier}/{take.public_id}/first-frame.png"
+    if default_storage.exists(name):
+        return name
+    if not take.video or take.files_expired_at:
+        return ""
+    with take.video.open("rb") as handle:
+        frame = video_first_frame(handle)
+    buffer = io.BytesIO()
+    frame.save(buffer, format="PNG")
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+
 def _evaluate_and_finish(take: Generation, rendered: RenderedVideo, workdir: Path) -> None:
     if take.provider_model.api_family == "local_animatic":
         width, height = animatic_frame_size(take.aspect_ratio)
@@ -157,6 +174,9 @@ def take_succeed(*, take_id: int, evaluation: dict) -> None:
     take = take_transition(take_id=take_id, to_state=TakeState.READY, detail="passed every check",
                            evaluation=evaluation, progress=100)
     credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
+    if take.batch:  # a new score may change which take of a best-of-N batch is best
+        for sibling_id in Generation.objects.filter(batch=take.batch).exclude(pk=take.pk).values_list("pk", flat=True):
+            take_changed_publish_on_commit(group=take.notify_group, take_id=sibling_id)
 
 
 @transaction.atomic

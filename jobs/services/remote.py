@@ -115,13 +115,14 @@ def _generation_request(take: Generation, attempt: Attempt) -> GenerationRequest
     Generation.objects.filter(pk=take.pk).update(compiled_prompt=compiled.prompt, compiler_version=compiled.version)
     callback = callback_url_for(family=model.api_family, take=take) if adapter_for(model.api_family).supports_callbacks else None
     as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url
-    images = tuple(as_url(name) for name in spec.reference_image_names[:4]) if compiled.use_reference_images else ()
+    images = tuple(as_url(name) for name in spec.input_image_names[:4]) if compiled.use_reference_images else ()
+    references = images[1:] if spec.start_frame_name else images
     return GenerationRequest(
         model_id=model.model_id, prompt=compiled.prompt, negative_prompt=compiled.negative_prompt,
         duration_seconds=compiled.duration_seconds, aspect_ratio=take.aspect_ratio,
         idempotency_key=f"{take.public_id}-{attempt.number}", seed=take.seed, callback_url=callback,
         image_url=images[0] if images and model.image_to_video else None,
-        reference_image_urls=images if model.reference_images else (),
+        reference_image_urls=references if model.reference_images else (),
     )
 
 

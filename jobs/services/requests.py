@@ -3,13 +3,16 @@
 import hashlib
 import json
 import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,8 +21,11 @@ from billing.pricing import provider_cost_usd_micros, take_price_credits
 from billing.services import credits_reserve
 from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
 from jobs.events import take_changed_publish_on_commit
-from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable
+from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from jobs.models import Generation, GenerationEvent
+from jobs.provenance import reference_hash
+from jobs.services.transitions import take_transition
+from jobs.states import TakeState
 from providers.health import provider_health
 from providers.models import ProviderModel, ProviderPrice
 from providers.registry import api_family_configured
@@ -42,9 +48,18 @@ class TakeQuote:
     hold_credits: int  # held while the take runs: enough for the dearest of the first fallbacks
     provider_cost_usd_micros: int
     compiled: CompiledPrompt
+    seed: int
+    cache_key: str  # equal keys give equal videos: see take_cache_key
+    cached: Generation | None  # the creator's earlier take of exactly this request, reused for free
+
+    @property
+    def charge_credits(self) -> int:
+        """What the creator pays for this take: nothing when it reuses a stored output."""
+        return 0 if self.cached else self.credits
 
 
 FALLBACKS_COVERED = 3
+SEED_RANGE = 2**31
 
 
 def take_credits_for_cost(
@@ -81,16 +96,54 @@ def _route_candidates(*, today, with_audio: bool) -> tuple[list[RouteCandidate],
     return candidates, rows
 
 
-def route_needs_for(*, spec: ShotSpec, tier: str) -> RouteNeeds:
+def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...] = ()) -> RouteNeeds:
     return RouteNeeds(
         **TIER_ROUTING[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
-        has_start_image=bool(spec.reference_image_names),
+        has_start_image=bool(spec.input_image_names), avoided_slugs=avoided_slugs,
     )
 
 
-def take_quote(*, spec: ShotSpec, tier: str, owner_id: int | None = None) -> TakeQuote:
-    """Which provider would render this spec, and what it costs the creator, without side effects."""
-    needs = route_needs_for(spec=spec, tier=tier)
+def spec_seed(spec: ShotSpec) -> int:
+    """The seed an unchanged shot always gets, so asking again can reuse the stored output.
+
+    Image file names are left out: the cache key holds the images' content hashes instead.
+    """
+    words = {key: value for key, value in spec.as_request().items() if key not in ("reference_image_names", "start_frame_name")}
+    payload = json.dumps(words, sort_keys=True).encode()
+    return int.from_bytes(hashlib.sha256(payload).digest()[:8], "big") % SEED_RANGE
+
+
+def fresh_seed() -> int:
+    return secrets.randbelow(SEED_RANGE)
+
+
+def take_cache_key(*, model_slug: str, compiled: CompiledPrompt, spec: ShotSpec, seed: int) -> str:
+    """Model, compiled prompt, parameters, seed and the hashes of every input image."""
+    payload = {
+        "model": model_slug, "prompt": compiled.text, "negative": compiled.negative, "compiler": compiled.version,
+        "duration_seconds": spec.duration_seconds, "aspect_ratio": spec.aspect_ratio, "camera": spec.camera,
+        "seed": seed, "inputs": [reference_hash(name)["sha256"] for name in spec.input_image_names],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def cached_take_for(*, owner_id: int, cache_key: str) -> Generation | None:
+    """The creator's newest ready take of exactly this request whose files are still kept."""
+    return (Generation.objects.filter(owner_id=owner_id, cache_key=cache_key, state=TakeState.READY,
+                                      files_expired_at__isnull=True)
+            .exclude(video="").select_related("provider_model").order_by("-created_at").first())
+
+
+def take_quote(
+    *, spec: ShotSpec, tier: str, owner_id: int | None = None, seed: int | None = None, fresh: bool = False,
+    avoided_slugs: tuple[str, ...] = (),
+) -> TakeQuote:
+    """Which provider would render this spec, and what it costs the creator, without side effects.
+
+    Unless `fresh`, an unchanged request gets the same seed, and the creator's stored output of
+    exactly that request is offered for reuse instead of paying again.
+    """
+    needs = route_needs_for(spec=spec, tier=tier, avoided_slugs=avoided_slugs)
     candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
     plan = route_plan(needs, candidates)
     if plan.first is None:
@@ -101,15 +154,21 @@ def take_quote(*, spec: ShotSpec, tier: str, owner_id: int | None = None) -> Tak
     credits = price_for(usd_micros_per_second=per_second)
     covered = [rows[step.slug][1].usd_micros_per_second for step in plan.chosen[:FALLBACKS_COVERED]]
     hold = price_for(usd_micros_per_second=max(covered))  # the price only grows with the provider's cost
+    compiled = prompt_compile(spec)
+    seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
+    cache_key = take_cache_key(model_slug=provider_model.slug, compiled=compiled, spec=spec, seed=seed)
+    cached = cached_take_for(owner_id=owner_id, cache_key=cache_key) if owner_id and not fresh else None
     return TakeQuote(
         plan=plan, provider_model=provider_model, price=price, credits=credits, hold_credits=hold,
         provider_cost_usd_micros=provider_cost_usd_micros(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds),
-        compiled=prompt_compile(spec),
+        compiled=compiled, seed=seed, cache_key=cache_key, cached=cached,
     )
 
 
-def request_fingerprint(*, shot_id: int, spec: ShotSpec, tier: str) -> str:
-    payload = json.dumps({"shot": shot_id, "tier": tier, "spec": spec.as_request()}, sort_keys=True)
+def request_fingerprint(*, shot_id: int, spec: ShotSpec, tier: str, **options) -> str:
+    """What an idempotency key stands for: the shot, the tier, the spec and any non-default options."""
+    asked = {name: value for name, value in options.items() if value}
+    payload = json.dumps({"shot": shot_id, "tier": tier, "spec": spec.as_request(), **asked}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -123,17 +182,24 @@ def _existing_for_key(*, owner_id: int, idempotency_key: str, fingerprint: str) 
 def take_request(
     *, owner_id: int, shot_id: int, notify_group: str, spec: ShotSpec,
     tier: str = Generation.Tier.DRAFT, idempotency_key: str | None = None, budget_key: str = "",
+    fresh: bool = False, seed: int | None = None, origin: str = Generation.Origin.REQUEST,
+    source_take_id: int | None = None, batch: uuid.UUID | None = None, avoided_slugs: tuple[str, ...] = (),
 ) -> Generation:
     """Create a take with its credits reserved; the same key and request return the same take.
 
     A key whose first request is still being carried out raises IdempotencyKeyInProgress rather
-    than waiting on it, as Stripe's API answers 409 to a concurrent retry.
+    than waiting on it, as Stripe's API answers 409 to a concurrent retry. An unchanged request
+    reuses the creator's stored output of it for free, unless `fresh` asks for a new render.
     """
-    fingerprint = request_fingerprint(shot_id=shot_id, spec=spec, tier=tier)
+    fingerprint = request_fingerprint(shot_id=shot_id, spec=spec, tier=tier, fresh=fresh, seed=seed, origin=origin,
+                                      source=source_take_id, avoided=avoided_slugs)
     create = partial(_take_create, owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, spec=spec, tier=tier,
-                     idempotency_key=idempotency_key or None, fingerprint=fingerprint, budget_key=budget_key)
+                     idempotency_key=idempotency_key or None, fingerprint=fingerprint, budget_key=budget_key,
+                     origin=origin, source_take_id=source_take_id, batch=batch)
+    quote_now = partial(take_quote, spec=spec, tier=tier, owner_id=owner_id, seed=seed, fresh=fresh,
+                        avoided_slugs=avoided_slugs)
     if not idempotency_key:
-        return create(quote=take_quote(spec=spec, tier=tier, owner_id=owner_id))
+        return create(quote=quote_now())
     find_existing = partial(_existing_for_key, owner_id=owner_id, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing := find_existing():
         return existing
@@ -141,12 +207,30 @@ def take_request(
         if existing := find_existing():  # the first request finished between our look and our claim
             return existing
         try:
-            return create(quote=take_quote(spec=spec, tier=tier, owner_id=owner_id))
+            return create(quote=quote_now())
         except IntegrityError:
             # Only reachable when a claim outlived its expiry: the other request's take is the answer.
             if existing := find_existing():
                 return existing
             raise
+
+
+BEST_OF_MAX = 4
+
+
+@transaction.atomic
+def take_request_best_of(*, count: int, idempotency_key: str | None = None, fresh: bool = False, seed: int | None = None,
+                         spec: ShotSpec, **request) -> list[Generation]:
+    """`count` takes of one request with different seeds, ranked by score once ready; all or none are reserved."""
+    if not 2 <= count <= BEST_OF_MAX:
+        raise TakeError(f"Best of N takes 2 to {BEST_OF_MAX} takes; {count} were asked for.")
+    base = seed if seed is not None else fresh_seed() if fresh else spec_seed(spec)
+    batch = uuid.uuid5(uuid.NAMESPACE_URL, f"best-of:{request['owner_id']}:{idempotency_key}") if idempotency_key else uuid.uuid4()
+    return [
+        take_request(**request, spec=spec, seed=(base + number) % SEED_RANGE, fresh=fresh, origin=Generation.Origin.BEST_OF,
+                     batch=batch, idempotency_key=f"{idempotency_key}#{number + 1}" if idempotency_key else None)
+        for number in range(count)
+    ]
 
 
 IDEMPOTENCY_CLAIM_SECONDS = 60  # longer than any take request takes; frees the key if a process dies holding it
@@ -165,22 +249,48 @@ def _idempotency_key_claimed(*, owner_id: int, idempotency_key: str) -> Iterator
 
 @transaction.atomic
 def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuote, idempotency_key, fingerprint,
-                 budget_key: str = "") -> Generation:
+                 budget_key: str = "", origin: str = Generation.Origin.REQUEST, source_take_id: int | None = None,
+                 batch: uuid.UUID | None = None) -> Generation:
     take = Generation.objects.create(
-        owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, tier=tier,
+        owner_id=owner_id, shot_id=shot_id, notify_group=notify_group, tier=tier, origin=origin,
+        source_take_id=source_take_id, batch=batch, cache_key=quote.cache_key,
         provider_model=quote.provider_model, provider_price=quote.price, route_plan=quote.plan.as_dict(),
         request=spec.as_request(), compiled_prompt=quote.compiled.text, compiler_version=quote.compiled.version,
-        seed=secrets.randbelow(2**31), duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
-        price_credits=quote.credits, provider_cost_usd_micros=quote.provider_cost_usd_micros,
+        seed=quote.seed, duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
+        price_credits=quote.charge_credits, provider_cost_usd_micros=0 if quote.cached else quote.provider_cost_usd_micros,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, heartbeat_at=timezone.now(),
     )
+    take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
+    if quote.cached:
+        GenerationEvent.objects.create(generation=take, to_state=take.state, detail="identical to an earlier take")
+        return take_from_cache(take=take, source=quote.cached)
     take.reservation = credits_reserve(user_id=owner_id, amount=quote.hold_credits, reference=f"take:{take.public_id}",
                                        budget_key=budget_key)
     take.save(update_fields=["reservation"])
     GenerationEvent.objects.create(generation=take, to_state=take.state, detail=f"{quote.hold_credits} credits held")
-    take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
     transaction.on_commit(partial(_enqueue_take_run, take.pk, take_queue_for(quote.provider_model.api_family)))
     return take
+
+
+CACHED_FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
+
+
+def take_from_cache(*, take: Generation, source: Generation) -> Generation:
+    """Finish a take with a copy of an identical earlier take's output: no render, no charge.
+
+    The files are copied, not shared, so either take's retention can delete its own.
+    """
+    for field_name in CACHED_FILE_FIELDS:
+        stored = getattr(source, field_name)
+        if stored:
+            with stored.open("rb") as handle:
+                getattr(take, field_name).save(Path(stored.name).name, File(handle), save=False)
+    Generation.objects.filter(pk=take.pk).update(**{name: getattr(take, name).name for name in CACHED_FILE_FIELDS})
+    return take_transition(
+        take_id=take.pk, to_state=TakeState.READY, progress=100, evaluation=source.evaluation, cached_from=source,
+        provider_job_id=source.provider_job_id, sandbox=source.sandbox, compiled_prompt=source.compiled_prompt,
+        detail=f"reused take #{source.pk}'s video: the same model, prompt, seed and inputs (no charge)",
+    )
 
 
 def take_queue_for(api_family: str) -> str:

@@ -1,10 +1,13 @@
 """Taking a shot to video: quotes, requests and the creator's review of each take."""
 
+from dataclasses import replace
+
 from django.db import transaction
 
 from jobs.compiler import ShotSpec
 from jobs.models import Generation
-from jobs.services.requests import TakeQuote, take_quote, take_request
+from jobs.services.pipeline import take_first_frame_stored
+from jobs.services.requests import TakeQuote, take_quote, take_request, take_request_best_of
 from jobs.services.reviews import take_review_set
 from jobs.states import TakeState
 from studio.exceptions import StudioError
@@ -22,15 +25,75 @@ def shot_spec(*, shot: Shot) -> ShotSpec:
     )
 
 
-def shot_take_quote(*, shot: Shot, tier: str = Generation.Tier.DRAFT) -> TakeQuote:
-    return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id)
+def shot_take_quote(*, shot: Shot, tier: str = Generation.Tier.DRAFT, fresh: bool = False) -> TakeQuote:
+    return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id, fresh=fresh)
 
 
-def shot_take_request(*, user, shot: Shot, idempotency_key: str | None = None, tier: str = Generation.Tier.DRAFT) -> Generation:
+def _shot_request_args(shot: Shot) -> dict:
+    return {"shot_id": shot.pk, "notify_group": shot.project.notify_group,
+            "budget_key": f"project:{shot.project_id}"}  # a creator may cap what one project spends
+
+
+def shot_take_request(
+    *, user, shot: Shot, idempotency_key: str | None = None, tier: str = Generation.Tier.DRAFT, fresh: bool = False,
+) -> Generation:
+    return take_request(owner_id=user.pk, spec=shot_spec(shot=shot), tier=tier, idempotency_key=idempotency_key,
+                        fresh=fresh, **_shot_request_args(shot))
+
+
+def shot_takes_request_best_of(
+    *, user, shot: Shot, count: int, idempotency_key: str | None = None, fresh: bool = False,
+) -> list[Generation]:
+    """Several drafts of the shot at once, with different seeds; the page ranks them by score."""
+    return take_request_best_of(owner_id=user.pk, spec=shot_spec(shot=shot), count=count, idempotency_key=idempotency_key,
+                                fresh=fresh, **_shot_request_args(shot))
+
+
+def final_spec_for(*, draft: Generation) -> ShotSpec:
+    """The draft's own request, starting from the draft's first frame so the final keeps its look."""
+    if draft.tier != Generation.Tier.DRAFT or draft.state != TakeState.READY:
+        raise StudioError("Only a ready draft can be rendered as a final.")
+    if draft.review != Generation.Review.APPROVED:
+        raise StudioError("Approve this draft first: a final renders the draft you chose.")
+    spec = ShotSpec.from_request(draft.request)
+    return replace(spec, start_frame_name=take_first_frame_stored(take=draft) or spec.start_frame_name)
+
+
+def take_render_final_quote(*, draft: Generation) -> TakeQuote:
+    return take_quote(spec=final_spec_for(draft=draft), tier=Generation.Tier.FINAL, owner_id=draft.owner_id,
+                      seed=draft.seed)
+
+
+def take_render_final(*, user, draft: Generation, idempotency_key: str | None = None) -> Generation:
+    """A final-tier take of an approved draft: same prompt, seed and references, from the draft's frame."""
     return take_request(
-        owner_id=user.pk, shot_id=shot.pk, notify_group=shot.project.notify_group,
-        spec=shot_spec(shot=shot), tier=tier, idempotency_key=idempotency_key,
-        budget_key=f"project:{shot.project_id}",  # a creator may cap what one project spends
+        owner_id=user.pk, spec=final_spec_for(draft=draft), tier=Generation.Tier.FINAL, seed=draft.seed,
+        origin=Generation.Origin.RENDER_FINAL, source_take_id=draft.pk, idempotency_key=idempotency_key,
+        **_shot_request_args(draft.shot),
+    )
+
+
+def _refused_take_providers(take: Generation) -> tuple[str, ...]:
+    if not take.refused_by_policy:
+        raise StudioError("Only a take a provider refused under its content policy can be sent to another provider.")
+    refused = {attempt.provider_model.slug for attempt in take.attempts.select_related("provider_model")
+               if attempt.error_kind == "ContentPolicyRejected"}
+    avoided_before = {step["slug"] for step in take.route_plan.get("excluded", [])
+                      if step["reason"] == "you asked for a different provider"}
+    return tuple(sorted(refused | avoided_before))
+
+
+def take_other_provider_quote(*, take: Generation) -> TakeQuote:
+    return take_quote(spec=ShotSpec.from_request(take.request), tier=take.tier, owner_id=take.owner_id, seed=take.seed,
+                      avoided_slugs=_refused_take_providers(take))
+
+
+def take_request_other_provider(*, user, take: Generation, idempotency_key: str | None = None) -> Generation:
+    """The creator allows another provider after a content-policy refusal: a new take avoiding the refusers."""
+    return take_request(
+        owner_id=user.pk, spec=ShotSpec.from_request(take.request), tier=take.tier, seed=take.seed,
+        origin=Generation.Origin.OTHER_PROVIDER, source_take_id=take.pk, avoided_slugs=_refused_take_providers(take),
+        idempotency_key=idempotency_key, **_shot_request_args(take.shot),
     )
 
 

@@ -89,7 +89,7 @@ def test_a_render_crash_fails_the_take_with_a_readable_reason(catalog, creator, 
 def test_transitions_refuse_illegal_moves_and_ignore_repeats(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
     with pytest.raises(IllegalTransition):
-        take_transition(take_id=take.pk, to_state="ready")
+        take_transition(take_id=take.pk, to_state="downloading")
     take_transition(take_id=take.pk, to_state="routing")
     take_transition(take_id=take.pk, to_state="routing")
     assert take.events.count() == 2
