@@ -5,8 +5,7 @@ from datetime import UTC, datetime, time
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from billing.events import credits_changed_publish_on_commit
@@ -15,6 +14,7 @@ from billing.exceptions import (
 )
 from billing.models import CreditAccount, LedgerEntry, Plan, Refund, Reservation, SpendBudget
 from billing.plans import plan_for_account
+from billing.selectors import reservations_spent
 
 
 def credit_account_ensure(*, user: AbstractBaseUser) -> CreditAccount:
@@ -87,31 +87,41 @@ def spend_budget_set(*, user: AbstractBaseUser, key: str, cap_credits: int | Non
     return budget
 
 
-def _spent(reservations) -> int:
-    """Credits held or charged by these reservations: released and refunded ones count for nothing."""
-    counted = reservations.exclude(state=Reservation.State.RELEASED).filter(refund__isnull=True)
-    return counted.aggregate(total=Coalesce(Sum(Coalesce("captured_amount", "amount")), 0))["total"]
-
-
 def _today_start():
     return datetime.combine(timezone.now().astimezone(UTC).date(), time.min, tzinfo=UTC)
 
 
-def _check_limits(account: CreditAccount, *, amount: int, budget_key: str) -> None:
-    """Plan and budget limits, checked under the account lock so concurrent reserves see each other."""
+def _check_reservable(account: CreditAccount, *, amount: int, budget_key: str, count: int = 1) -> None:
+    """Balance, plan and budget limits for `count` reservations totalling `amount`. Under the
+    account lock (credits_reserve) concurrent reserves see each other; without it, a preview."""
+    if account.available < amount:
+        raise InsufficientCredits(needed=amount, available=account.available)
     plan = plan_for_account(account)
     if plan.concurrency_limit is not None:
-        if account.reservations.filter(state=Reservation.State.OPEN).count() >= plan.concurrency_limit:
+        if account.reservations.filter(state=Reservation.State.OPEN).count() + count > plan.concurrency_limit:
             raise ConcurrencyLimitReached(plan_name=plan.name, limit=plan.concurrency_limit)
     if plan.daily_spend_cap_credits is not None:
-        spent = _spent(account.reservations.filter(created_at__gte=_today_start()))
+        spent = reservations_spent(account.reservations.filter(created_at__gte=_today_start()))
         if spent + amount > plan.daily_spend_cap_credits:
-            raise DailySpendCapReached(plan_name=plan.name, cap=plan.daily_spend_cap_credits, spent=spent, needed=amount)
+            raise DailySpendCapReached(plan_name=plan.name, cap=plan.daily_spend_cap_credits, spent=spent,
+                                       needed=amount)
     budget = budget_key and SpendBudget.objects.filter(account=account, key=budget_key).first()
     if budget:
-        spent = _spent(account.reservations.filter(budget_key=budget_key))
+        spent = reservations_spent(account.reservations.filter(budget_key=budget_key))
         if spent + amount > budget.cap_credits:
             raise BudgetExceeded(key=budget_key, cap=budget.cap_credits, spent=spent, needed=amount)
+
+
+def credits_reserve_check(*, user_id: int, amount: int, count: int = 1, budget_key: str = "") -> None:
+    """Raise what credits_reserve would refuse for `count` reservations totalling `amount`, reserving
+    nothing: so a price can be shown as payable, or not, before the click. It takes no lock, so
+    credits_reserve still has the last word."""
+    if amount <= 0:
+        return
+    account = CreditAccount.objects.select_related("plan").filter(user_id=user_id).first()
+    if account is None:
+        raise InsufficientCredits(needed=amount, available=0)
+    _check_reservable(account, amount=amount, budget_key=budget_key, count=count)
 
 
 def credits_reserve(*, user_id: int, amount: int, reference: str, budget_key: str = "") -> Reservation:
@@ -121,9 +131,7 @@ def credits_reserve(*, user_id: int, amount: int, reference: str, budget_key: st
     if amount <= 0:
         raise BillingError("A reservation must be a positive number of credits.")
     account = _locked_account(user_id)
-    if account.available < amount:
-        raise InsufficientCredits(needed=amount, available=account.available)
-    _check_limits(account, amount=amount, budget_key=budget_key)
+    _check_reservable(account, amount=amount, budget_key=budget_key)
     reservation = Reservation.objects.create(account=account, amount=amount, reference=reference, budget_key=budget_key)
     _append(account, kind=LedgerEntry.Kind.RESERVE, held=amount, reservation=reservation, reason=reference)
     return reservation

@@ -16,6 +16,8 @@ def take_output_path(instance: "Generation", filename: str) -> str:
 class Generation(models.Model):
     """One attempt at rendering a shot ("a take")."""
 
+    OUTPUT_FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
+
     class Tier(models.TextChoices):
         DRAFT = "draft", "Draft"
         FINAL = "final", "Final"
@@ -124,8 +126,9 @@ class Generation(models.Model):
         if not self.batch or self.state != TakeState.READY:
             return None
         siblings = Generation.objects.filter(batch=self.batch, owner_id=self.owner_id)
-        ready_scores = sorted((take_score(take) for take in siblings.filter(state=TakeState.READY)), reverse=True)
-        return ready_scores.index(take_score(self)) + 1, siblings.count()
+        # Equal scores rank the earlier take first, so exactly one take of a batch is "best".
+        ranked = sorted(siblings.filter(state=TakeState.READY), key=lambda take: (-take_score(take), take.pk))
+        return [take.pk for take in ranked].index(self.pk) + 1, siblings.count()
 
     @property
     def latest_note(self) -> str:

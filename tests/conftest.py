@@ -2,7 +2,7 @@ import pytest
 
 from providers.catalog import catalog_sync
 from tests.factories import creator_create, project_for, shot_for
-from tests.stack import celery_worker, daphne_server
+from tests.stack import celery_worker, daphne_server, worker_queues
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,12 +63,11 @@ def worker(django_db_setup, tmp_path):
 
 
 def purge_test_queue() -> None:
-    from django.conf import settings
-
     from studio.config.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        for queue in worker_queues():
+            connection.default_channel.queue_purge(queue)
 
 
 @pytest.fixture(scope="session")
@@ -115,5 +114,5 @@ def group_listener():
 def run_commit_callbacks_except_enqueue(callbacks) -> None:
     """Run captured on-commit work (events) but not Celery enqueues, which no worker consumes here."""
     for callback in callbacks:
-        if getattr(callback, "func", None).__name__ != "_enqueue_take_run":
+        if getattr(callback, "func", None).__name__ not in ("_enqueue_take_run", "_enqueue_take_evaluate"):
             callback()

@@ -147,3 +147,17 @@ def _verdict(passed: bool, reason: str) -> dict:
 
 def _seconds(at: list[float]) -> str:
     return ", ".join(f"{second:g} s" for second in at)
+
+
+def evaluation_failed_check(evaluation: dict) -> tuple[str, str]:
+    """(name, reason) of the first hard check a stored evaluation (`as_dict`) failed: a technical
+    check by its own name (decodes, duration, size, not_black, not_frozen), else the gate's name
+    (safety, hard_cuts, flicker)."""
+    for gate, verdict in evaluation.get("gates", {}).items():
+        if verdict["passed"]:
+            continue
+        if gate == "technical":
+            failed = [name for name, check in evaluation.get("technical", {}).items() if not check["passed"]]
+            return (failed[0] if failed else gate), verdict["reason"]
+        return gate, verdict["reason"]
+    return "technical", evaluation.get("failure_reason", "")

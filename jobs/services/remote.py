@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
 from jobs.events import take_changed_publish_on_commit
-from jobs.media import expected_size_for, video_size, video_stills
+from jobs.exceptions import IllegalTransition
+from jobs.media import video_size, video_stills
 from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Generation, GenerationEvent
 from jobs.services.callbacks import callback_url_for
-from jobs.services.pipeline import take_evaluate_and_settle, take_fail, take_files_store
+from jobs.services.pipeline import take_evaluate_and_settle, take_evaluation_queue, take_fail, take_files_store
 from jobs.services.requests import take_credits_for_cost
 from jobs.services.transitions import take_progress_report, take_transition
 from jobs.states import TakeState
@@ -182,7 +183,10 @@ def take_apply_status(*, take: Generation, attempt: Attempt, status: JobStatus) 
 
 def _download_and_finish(take: Generation, attempt: Attempt, status: JobStatus) -> None:
     model = take.provider_model
-    take = take_transition(take_id=take.pk, to_state=TakeState.DOWNLOADING, detail=f"fetching the video from {model.name}")
+    try:
+        take = take_transition(take_id=take.pk, to_state=TakeState.DOWNLOADING, detail=f"fetching the video from {model.name}")
+    except IllegalTransition:
+        return  # cancelled (or failed by the reaper) since this poll began; that path settled the take
     with tempfile.TemporaryDirectory(prefix=f"take-{take.pk}-") as workdir:
         try:
             video = adapter_for(model.api_family).fetch_output(status, Path(workdir) / "take.mp4", max_bytes=OUTPUT_MAX_BYTES)
@@ -195,16 +199,17 @@ def _download_and_finish(take: Generation, attempt: Attempt, status: JobStatus) 
 
 
 def _store_and_evaluate(take: Generation, video: Path, workdir: Path) -> None:
+    """Store a playable video and queue its evaluation; an unplayable one is failed here and now."""
     try:
-        actual = video_size(video)
+        video_size(video)
         poster, thumbnail = video_stills(video, workdir / "stills")
     except (av.error.FFmpegError, ValueError, IndexError):
-        actual = None  # not a playable video: evaluation says why, and nothing is stored
-    if actual:
-        take_files_store(take=take, video=video, poster=poster, thumbnail=thumbnail)
-    take = take_transition(take_id=take.pk, to_state=TakeState.EVALUATING)
-    expected = expected_size_for(take.aspect_ratio, actual) if actual else (1, 1)
-    take_evaluate_and_settle(take=take, video=video, expected_size=expected, workdir=workdir)
+        # Nothing is stored: the evaluation says why it is broken, and the take is settled as such.
+        take = take_transition(take_id=take.pk, to_state=TakeState.EVALUATING)
+        take_evaluate_and_settle(take=take, video=video, expected_size=(1, 1), workdir=workdir)
+        return
+    if take_files_store(take=take, video=video, poster=poster, thumbnail=thumbnail):
+        take_evaluation_queue(take_id=take.pk)
 
 
 def _attempt_finished(take: Generation, attempt: Attempt, *, success: bool, error: ProviderError | None = None) -> None:

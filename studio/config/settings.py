@@ -106,6 +106,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "pipeline"
+# Stored takes are evaluated on a queue of their own, so a slow evaluation never holds up submissions.
+EVALUATION_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "evaluation"
+CELERY_TASK_ROUTES = {"jobs.take_evaluate": {"queue": EVALUATION_QUEUE}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "reap-stalled-takes": {"task": "jobs.tasks.takes_reap_stalled", "schedule": 60.0},
@@ -228,6 +231,8 @@ try:
     EVALUATION_WEIGHTS = {name: float(weight) for name, weight in json.loads(env_str("EVALUATION_WEIGHTS", "{}")).items()}
 except (json.JSONDecodeError, AttributeError, ValueError):
     raise ImproperlyConfigured('EVALUATION_WEIGHTS must be a JSON object of metric → weight, e.g. {"sharpness": 0.2}') from None
+# A take failing a hard check is regenerated (new seed, or the next provider) at most this often in a row.
+TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)

@@ -11,15 +11,15 @@ from django.utils import timezone
 
 from jobs.models import Generation
 from jobs.retention import take_files_expired, takes_expire_drafts
-from jobs.services.pipeline import take_run
 from studio.services.takes import shot_take_request
+from tests.jobs.test_pipeline import take_run_and_evaluate
 
 pytestmark = pytest.mark.django_db
 
 
 def _ready(creator, shot, *, age_days: int, tier=Generation.Tier.DRAFT) -> Generation:
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     Generation.objects.filter(pk=take.pk).update(tier=tier, finished_at=timezone.now() - timedelta(days=age_days))
     take.refresh_from_db()
     assert take.state == "ready", take.failure_reason

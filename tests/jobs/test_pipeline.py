@@ -13,7 +13,7 @@ from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.exceptions import IllegalTransition
 from jobs.models import Generation
-from jobs.services.pipeline import take_run, takes_reap_stalled
+from jobs.services.pipeline import take_evaluate, take_run, takes_reap_stalled
 from jobs.services.transitions import take_progress_report, take_transition
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
@@ -21,6 +21,20 @@ from studio.services.takes import shot_take_request
 from tests.conftest import run_commit_callbacks_except_enqueue
 
 pytestmark = pytest.mark.django_db
+
+
+def take_run_and_evaluate(take_id: int) -> Generation:
+    """Render a take in-process, then evaluate it, as the pipeline and evaluation workers would."""
+    take_run(take_id=take_id)
+    take_evaluate(take_id=take_id)
+    return Generation.objects.get(pk=take_id)
+
+
+def take_made_ready(take: Generation) -> Generation:
+    """`take`, rendered and evaluated, asserted ready."""
+    take = take_run_and_evaluate(take.pk)
+    assert take.state == "ready", take.failure_reason
+    return take
 
 
 def png_upload(colour, size=(320, 240)) -> SimpleUploadedFile:
@@ -31,7 +45,7 @@ def png_upload(colour, size=(320, 240)) -> SimpleUploadedFile:
 
 def test_a_take_goes_from_queued_to_ready_and_is_charged(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     take.refresh_from_db()
     assert take.state == "ready", take.failure_reason
     assert take.progress == 100
@@ -51,26 +65,28 @@ def test_a_take_goes_from_queued_to_ready_and_is_charged(catalog, creator, shot)
 
 def test_running_a_finished_take_again_changes_nothing(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     entries = LedgerEntry.objects.count()
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     assert LedgerEntry.objects.count() == entries
     assert Generation.objects.get().events.count() == 7
 
 
-def test_a_reference_image_is_used_and_a_black_video_fails_evaluation_and_releases_credits(catalog, creator, project, shot):
+def test_a_reference_image_is_used_and_a_black_video_fails_evaluation_and_is_refunded(catalog, creator, project, shot):
     mei = character_create(project=project, name="Shadow")
     character_image_add(character=mei, upload=png_upload((0, 0, 0)))
     shot_update(shot=shot, characters=[mei], camera="static")
     take = shot_take_request(user=creator, shot=shot)
     assert take.request["reference_image_names"]
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     take.refresh_from_db()
     assert take.state == "failed"
     assert "black" in take.failure_reason.lower()
     assert take.evaluation["technical"]["not_black"]["passed"] is False
-    assert take.reservation.state == Reservation.State.RELEASED
-    assert CreditAccount.objects.get(user=creator).available == 500
+    assert take.reservation.state == Reservation.State.CAPTURED  # rendered, so charged, then refunded
+    assert take.reservation.refund.amount == take.price_credits
+    assert CreditAccount.objects.get(user=creator).balance == 500
+    assert credit_accounts_out_of_balance() == []
 
 
 def test_a_render_crash_fails_the_take_with_a_readable_reason(catalog, creator, project, shot):

@@ -23,10 +23,10 @@ from jobs.provenance import (
     take_export_store,
     take_provenance,
 )
-from jobs.services.pipeline import take_run
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.takes import shot_take_request, take_approve
+from tests.jobs.test_pipeline import take_run_and_evaluate
 
 pytestmark = pytest.mark.django_db
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -95,7 +95,7 @@ def _ready_take(creator, project, shot, *, tier) -> Generation:
     character_image_add(character=hero, upload=_png())
     shot_update(shot=shot, characters=[hero])
     take = shot_take_request(user=creator, shot=shot, tier=tier)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     take.refresh_from_db()
     assert take.state == "ready", take.failure_reason
     return take

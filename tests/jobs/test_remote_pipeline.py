@@ -13,6 +13,7 @@ from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.models import Attempt, Generation
 from jobs.services.dispatch import take_advance
+from jobs.services.pipeline import take_evaluate
 from jobs.services.remote import RetryLater, take_poll
 from providers import health
 from providers.emulators.sandbox import emulator_create
@@ -31,7 +32,7 @@ def runway(settings, catalog):
 
 
 def drive(take_id: int, *, timeout: float = 30) -> Generation:
-    """Run submit and poll steps the way the tasks chain them, until the take settles."""
+    """Run submit, poll and evaluation steps the way the tasks chain them, until the take settles."""
     deadline, step = time.monotonic() + timeout, "submit"
     while time.monotonic() < deadline:
         try:
@@ -40,6 +41,8 @@ def drive(take_id: int, *, timeout: float = 30) -> Generation:
             step, delay = "submit", later.seconds
         else:
             if delay is None:
+                if Generation.objects.filter(pk=take_id, state="evaluating").exists():
+                    take_evaluate(take_id=take_id)  # the evaluation worker's step
                 take = Generation.objects.get(pk=take_id)
                 if take.is_terminal:
                     return take

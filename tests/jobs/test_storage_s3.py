@@ -20,8 +20,8 @@ from jobs.media import video_preview
 from jobs.models import Generation
 from jobs.provenance import take_export_store
 from jobs.retention import take_files_expired
-from jobs.services.pipeline import take_run
 from studio.services.takes import shot_take_request
+from tests.jobs.test_pipeline import take_run_and_evaluate
 
 pytestmark = pytest.mark.django_db
 BUCKET = "shotcraft-test-media"
@@ -70,7 +70,7 @@ def _keys(client) -> set[str]:
 @pytest.fixture
 def ready_take(s3, catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     take.refresh_from_db()
     assert take.state == "ready", take.failure_reason
     return take
@@ -105,7 +105,7 @@ def test_the_animated_preview_and_the_export_are_stored_beside_the_take(s3, read
 
 def test_expired_drafts_lose_their_files_in_the_bucket_but_keep_their_rows(s3, ready_take, catalog, creator, shot):
     final = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=final.pk)
+    take_run_and_evaluate(final.pk)
     Generation.objects.filter(pk=final.pk).update(tier=Generation.Tier.FINAL)  # finals are kept, whatever their age
     long_ago = timezone.now() - timedelta(days=40)
     Generation.objects.filter(pk__in=[ready_take.pk, final.pk]).update(finished_at=long_ago)

@@ -23,6 +23,15 @@ def wait_until_finished(take_id: int, timeout: float = 90) -> Generation:
     raise AssertionError(f"take {take_id} still {take.state} after {timeout} s")
 
 
+def wait_for_state(take_id: int, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Generation.objects.filter(pk=take_id, state=state).exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"take {take_id} never reached {state}: {Generation.objects.get(pk=take_id).state}")
+
+
 def test_a_requested_take_is_rendered_by_the_worker_and_charged(catalog, worker, group_listener):
     creator = creator_create()
     shot = shot_for(project_for(creator), camera="pan_right")
