@@ -1,10 +1,13 @@
 """Shotcraft benchmarks (`make bench`). Prints figures; asserts nothing.
 
 Runs against its own database (a fresh SQLite file unless BENCH_DATABASE_URL is set), the Redis
-in REDIS_URL, and real daphne and Celery worker processes, all started here.
+in REDIS_URL, and real daphne and Celery worker processes, all started here. `--only` picks
+sections; the sizes of the load sections are flags (or environment variables): see --help.
 """
 
+import argparse
 import datetime
+import logging
 import os
 import statistics
 import sys
@@ -30,6 +33,19 @@ import django  # noqa: E402
 
 django.setup()
 
+
+def logs_to_file(path: Path) -> None:
+    """This process's log lines (httpx requests and the like) go beside the workers' logs, not to the figures."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+
+
+logs_to_file(BENCH_DIR / "bench.log")
+
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
@@ -37,25 +53,19 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from bench.figures import p50_p99, percentile  # noqa: E402
+from bench.fixtures import creators_with_shots, session_cookie  # noqa: E402
+from bench.pipeline_throughput import pipeline_throughput, throughput_print  # noqa: E402
+from bench.websocket_push import push_print, websocket_push  # noqa: E402
 from jobs.models import Generation  # noqa: E402
 from studio.config.celery import ping  # noqa: E402
 from studio.services.takes import shot_take_request  # noqa: E402
-from tests.factories import creator_create, project_for, shot_for  # noqa: E402
 from tests.stack import celery_worker, daphne_server  # noqa: E402
 
 TAKES = int(os.environ.get("BENCH_TAKES", "100"))
 NOOPS = int(os.environ.get("BENCH_NOOPS", "200"))
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 LOAD_CONCURRENCY = int(os.environ.get("BENCH_LOAD_CONCURRENCY", "4"))
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms"
 
 
 def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
@@ -93,11 +103,12 @@ def celery_noop_round_trips(count: int) -> list[float]:
 
 def take_overheads(count: int) -> tuple[list[float], list[float]]:
     """Per take: time from request to ready minus the time spent rendering (the generating state)."""
-    user = creator_create(username="bench-pipeline", credits=100_000)
-    shot = shot_for(project_for(user), duration_seconds=1, camera="static")
+    # A shot a take: asking twice for one shot would reuse its stored video instead of rendering again.
+    shots = creators_with_shots(1, prefix="bench-pipeline", shots_each=count, credits=100_000, duration_seconds=1,
+                                camera="static")[0]
     overheads, totals = [], []
-    for index in range(count):
-        take = shot_take_request(user=user, shot=shot, idempotency_key=f"bench-{index}")
+    for index, shot in enumerate(shots):
+        take = shot_take_request(user=shot.project.owner, shot=shot, idempotency_key=f"bench-{index}")
         take = wait_terminal(take.pk)
         if take.state != "ready":
             raise RuntimeError(f"bench take failed: {take.failure_reason}")
@@ -122,12 +133,9 @@ def wait_terminal(take_id: int, timeout: float = 120) -> Generation:
 def storyboard_query_counts() -> dict[int, int]:
     counts = {}
     for shot_count in (5, 200):
-        user = creator_create(username=f"bench-board-{shot_count}", credits=0)
-        project = project_for(user)
-        for index in range(shot_count):
-            shot_for(project, title=f"Shot {index + 1}")
+        project = creators_with_shots(1, prefix=f"bench-board-{shot_count}", shots_each=shot_count)[0][0].project
         client = Client()
-        client.force_login(user)
+        client.force_login(project.owner)
         url = reverse("project-detail", args=[project.pk])
         client.get(url)  # warm caches (sessions, content types)
         with CaptureQueriesContext(connection) as queries:
@@ -164,48 +172,96 @@ def requests_per_second(base_url: str, path: str, cookie: str) -> float:
 
 
 def storyboard_throughput(base_url: str) -> tuple[float, float]:
-    user = creator_create(username="bench-rps", credits=0)
-    project = project_for(user)
-    for index in range(20):
-        shot_for(project, title=f"Shot {index + 1}")
-    client = Client()
-    client.force_login(user)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    project = creators_with_shots(1, prefix="bench-rps", shots_each=20)[0][0].project
+    cookie = session_cookie(project.owner)
     hello = requests_per_second(base_url, reverse("healthz"), cookie)
     board = requests_per_second(base_url, reverse("project-detail", args=[project.pk]), cookie)
     return board, hello
 
 
-def main() -> None:
-    call_command("migrate", verbosity=0)
-    call_command("catalog_sync", verbosity=0)
-    print(f"Shotcraft benchmark — database {connection.vendor}, Redis {settings.REDIS_URL}, {os.cpu_count()} CPUs\n")
-
+def router_section(arguments: argparse.Namespace) -> None:
     decisions, quotes, catalog_size = router_timings()
     print(f"Router over the full catalog ({catalog_size} provider models)")
     print(f"  decision (pure)   p50 {percentile(decisions, 50) * 1e6:8.1f} µs   p99 {percentile(decisions, 99) * 1e6:8.1f} µs")
-    print(f"  full quote        p50 {ms(percentile(quotes, 50))}   p99 {ms(percentile(quotes, 99))}   (catalog query + Redis health)\n")
+    print(f"  full quote        {p50_p99(quotes)}   (catalog query + Redis health)\n")
 
+
+def storyboard_section(arguments: argparse.Namespace) -> None:
     counts = storyboard_query_counts()
     print("Storyboard page queries")
     print(f"  5 shots: {counts[5]} queries   200 shots: {counts[200]} queries"
           f"   ({'constant' if counts[5] == counts[200] else 'GROWS with shots'})\n")
 
+
+def overhead_section(arguments: argparse.Namespace) -> None:
     with celery_worker(BENCH_DIR / "worker.log", CELERY_RESULT_BACKEND=os.environ["CELERY_RESULT_BACKEND"]):
         noop = celery_noop_round_trips(NOOPS)
         overheads, totals = take_overheads(TAKES)
     print(f"Pipeline overhead per take, rendering excluded ({TAKES} takes of 1 s on the local renderer)")
-    print(f"  take overhead     p50 {ms(percentile(overheads, 50))}   p99 {ms(percentile(overheads, 99))}")
-    print(f"  whole take        p50 {ms(percentile(totals, 50))}   p99 {ms(percentile(totals, 99))}")
-    print(f"  Celery no-op trip p50 {ms(percentile(noop, 50))}   p99 {ms(percentile(noop, 99))}   ({NOOPS} round trips)")
+    print(f"  take overhead     {p50_p99(overheads)}")
+    print(f"  whole take        {p50_p99(totals)}")
+    print(f"  Celery no-op trip {p50_p99(noop)}   ({NOOPS} round trips)")
     print(f"  overhead / no-op (p50): {statistics.median(overheads) / statistics.median(noop):.1f}x\n")
 
+
+def requests_section(arguments: argparse.Namespace) -> None:
     with daphne_server(BENCH_DIR / "daphne.log") as base_url:
         board, hello = storyboard_throughput(base_url)
     print(f"Requests per second on one daphne process ({LOAD_CONCURRENCY} keep-alive clients, {LOAD_SECONDS:.0f} s each)")
     print(f"  storyboard (20 shots) {board:8.1f} req/s")
-    print(f"  hello-world view      {hello:8.1f} req/s   (storyboard at {board / hello:.0%} of it)")
-    print(f"\nLogs: {BENCH_DIR}")
+    print(f"  hello-world view      {hello:8.1f} req/s   (storyboard at {board / hello:.0%} of it)\n")
+
+
+def throughput_section(arguments: argparse.Namespace) -> None:
+    sizes = {"in_flight": arguments.in_flight, "seconds": arguments.flight_seconds, "workers": arguments.workers}
+    figures = pipeline_throughput(BENCH_DIR, noops=arguments.noop_tasks, **sizes)
+    throughput_print(figures, **sizes)
+
+
+def push_section(arguments: argparse.Namespace) -> None:
+    sizes = {"sockets": arguments.sockets, "per_project": arguments.sockets_per_project}
+    figures = websocket_push(BENCH_DIR, events=arguments.push_events, **sizes)
+    push_print(figures, **sizes)
+
+
+SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
+            "requests": requests_section, "throughput": throughput_section, "push": push_section}
+
+
+# The load sections' sizes: flag, its environment variable, default, what it sets.
+SIZES = (
+    ("--flight-seconds", "BENCH_FLIGHT_SECONDS", 45.0, "throughput: how long the takes are kept in flight"),
+    ("--in-flight", "BENCH_IN_FLIGHT", 200, "throughput: takes running at once"),
+    ("--noop-tasks", "BENCH_NOOP_TASKS", 1000, "throughput: no-op tasks sent at once for the Celery baseline"),
+    ("--workers", "BENCH_WORKERS", 1, "throughput: worker processes of 2 threads each"),
+    ("--sockets", "BENCH_SOCKETS", 500, "push: websockets held open"),
+    ("--sockets-per-project", "BENCH_SOCKETS_PER_PROJECT", 10, "push: sockets watching each project"),
+    ("--push-events", "BENCH_PUSH_EVENTS", 100, "push: state changes timed, and as many raw group_sends"),
+)
+
+
+def arguments_parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Shotcraft benchmarks: print figures, assert nothing.")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    for flag, variable, default, meaning in SIZES:
+        kind = type(default)
+        parser.add_argument(flag, type=kind, default=kind(os.environ.get(variable, default)), help=f"{meaning} ({variable})")
+    arguments = parser.parse_args()
+    unknown = set(arguments.only.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    return arguments
+
+
+def main() -> None:
+    arguments = arguments_parse()
+    call_command("migrate", verbosity=0)
+    call_command("catalog_sync", verbosity=0)
+    print(f"Shotcraft benchmark — database {connection.vendor}, Redis {settings.REDIS_URL}, {os.cpu_count()} CPUs\n")
+    for name, section in SECTIONS.items():
+        if name in arguments.only.split(","):
+            section(arguments)
+    print(f"Logs: {BENCH_DIR}")
 
 
 if __name__ == "__main__":
