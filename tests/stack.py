@@ -33,14 +33,15 @@ def connected_database_url() -> str:
 
 
 def stack_env(**extra: str) -> dict:
+    """The test process's database, media and Redis; `extra` may replace any of them (e.g. REDIS_URL)."""
     return {
         **os.environ,
-        **extra,
         "DJANGO_SETTINGS_MODULE": "studio.config.settings",
         "DATABASE_URL": connected_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
 
 
@@ -66,11 +67,16 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def worker_queues() -> tuple[str, ...]:
+    """Every queue a take's tasks go to but the self-hosted one: the pipeline's and evaluation's."""
+    return settings.CELERY_TASK_DEFAULT_QUEUE, settings.EVALUATION_QUEUE
+
+
 @contextmanager
-def celery_worker(log_path: Path, **extra_env: str):
+def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, **extra_env: str):
     command = [sys.executable, "-m", "celery", "-A", "studio.config", "worker", "--loglevel=INFO",
                "--pool=threads", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "-Q", settings.CELERY_TASK_DEFAULT_QUEUE]
+               "-Q", ",".join(queues or worker_queues())]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -102,3 +108,48 @@ def _wait_for_log(log_path: Path, marker: str, process: subprocess.Popen, timeou
             return
         time.sleep(0.2)
     raise TimeoutError(f"worker not ready after {timeout} s:\n{log_path.read_text()}")
+
+
+class PrivateRedis:
+    """A Redis of one test's own on a free port, which the test may kill and start again.
+
+    Nothing is kept on disk, so a restart loses every key, as a crashed Redis without
+    persistence does.
+    """
+
+    def __init__(self, workdir: Path):
+        from studio.devstack import redis_server_binary
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+        self._workdir = workdir
+        self._command = [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                         "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]
+
+    def start(self) -> "PrivateRedis":
+        with (self._workdir / "redis.log").open("a") as log:
+            self.process = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process)
+        return self
+
+    def waiting_for_messages(self) -> bool:
+        """Is a client (a Celery consumer) blocked in BRPOP, waiting for messages?"""
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            return any(connection["cmd"] == "brpop" for connection in client.client_list())
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, every key gone; `start` brings up an empty Redis on the same port."""
+        self.process.kill()
+        self.process.wait()
+
+
+@contextmanager
+def private_redis(workdir: Path):
+    server = PrivateRedis(workdir).start()
+    try:
+        yield server
+    finally:
+        _stop(server.process)
