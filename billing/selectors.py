@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
-from billing.models import CreditAccount, LedgerEntry, Plan, Reservation
+from billing.models import CreditAccount, LedgerEntry, Plan, Reservation, SpendBudget
 from billing.plans import plan_for_account
 
 
@@ -15,6 +15,39 @@ class CreditSummary:
     available: int
     plan: Plan
     low_balance: bool
+
+
+@dataclass(frozen=True)
+class BudgetUsage:
+    """What one budget scope (e.g. `project:7`) has spent or holds, against its cap if it has one."""
+
+    cap: int | None
+    spent: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.cap is None else max(self.cap - self.spent, 0)
+
+    @property
+    def percent(self) -> int:
+        """Share of the cap used, 0–100, for a meter."""
+        return min(100, self.spent * 100 // self.cap) if self.cap else 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.cap is not None and self.spent >= self.cap
+
+
+def reservations_spent(reservations) -> int:
+    """Credits held or charged by these reservations: released and refunded ones count for nothing."""
+    counted = reservations.exclude(state=Reservation.State.RELEASED).filter(refund__isnull=True)
+    return counted.aggregate(total=Coalesce(Sum(Coalesce("captured_amount", "amount")), 0))["total"]
+
+
+def spend_budget_usage(*, user_id: int, key: str) -> BudgetUsage:
+    budget = SpendBudget.objects.filter(account__user_id=user_id, key=key).first()
+    spent = reservations_spent(Reservation.objects.filter(account__user_id=user_id, budget_key=key))
+    return BudgetUsage(cap=budget.cap_credits if budget else None, spent=spent)
 
 
 def credit_account_for_user(*, user_id: int) -> CreditAccount | None:

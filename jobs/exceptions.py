@@ -3,9 +3,17 @@ class TakeError(Exception):
 
 
 class NoProviderAvailable(TakeError):
+    NAMED_PER_REASON = 3  # beyond this, a reason gives a count: thirty "not configured" names help nobody
+
     def __init__(self, exclusions: list[tuple[str, str]]):
         self.exclusions = exclusions
-        details = "; ".join(f"{slug}: {reason}" for slug, reason in exclusions) or "the catalog is empty"
+        by_reason: dict[str, list[str]] = {}
+        for slug, reason in exclusions:
+            by_reason.setdefault(reason, []).append(slug)
+        details = "; ".join(
+            f"{reason}: {', '.join(slugs) if len(slugs) <= self.NAMED_PER_REASON else f'{len(slugs)} providers'}"
+            for reason, slugs in sorted(by_reason.items(), key=lambda item: len(item[1]))
+        ) or "the catalog is empty"
         super().__init__(f"No provider can render this shot right now ({details}).")
 
 

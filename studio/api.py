@@ -16,7 +16,7 @@ from jobs.services import cancel as cancel_service
 from studio import selectors
 from studio.auth_tokens import api_token_auth
 from studio.schemas import (
-    CreditsOut, ErrorOut, InsufficientCreditsOut, ProjectIn, ProjectOut, QuoteOut, ShotCreateIn, ShotOut,
+    BestOfIn, CreditsOut, ErrorOut, InsufficientCreditsOut, ProjectIn, ProjectOut, QuoteOut, ShotCreateIn, ShotOut,
     ShotPatchIn, TakeDetailOut, TakeOut, UnprocessableOut, ValidationErrorOut,
 )
 from studio.services import projects as project_services
@@ -76,11 +76,15 @@ def shot_update(request, shot_id: int, payload: ShotPatchIn):
 
 
 @shots_router.get("/shots/{int:shot_id}/quote", response={200: QuoteOut, **NOT_FOUND, 422: UnprocessableOut})
-def shot_quote(request, shot_id: int):
-    """What a draft take of the shot would cost now, on which provider, and why."""
+def shot_quote(request, shot_id: int, fresh: bool = False):
+    """What a draft take of the shot would cost now, on which provider, and why (0 when it reuses a stored take)."""
     shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
-    quote = take_services.shot_take_quote(shot=shot)
-    return QuoteOut(provider=quote.provider_model, credits=quote.credits, why=quote.plan.first.reason)
+    return _quote_out(take_services.shot_take_quote(shot=shot, fresh=fresh))
+
+
+def _quote_out(quote) -> QuoteOut:
+    return QuoteOut(provider=quote.provider_model, credits=quote.charge_credits, why=quote.plan.first.reason,
+                    cached_take_id=quote.cached.pk if quote.cached else None)
 
 
 # Takes
@@ -114,26 +118,69 @@ def _idempotency_key(request) -> str:
     return key
 
 
-@takes_router.post(
-    "/shots/{int:shot_id}/takes",
-    response={201: TakeDetailOut, 200: TakeDetailOut, 400: ErrorOut, 402: InsufficientCreditsOut, **NOT_FOUND,
-              409: ErrorOut, 422: UnprocessableOut},
-    openapi_extra=IDEMPOTENCY_KEY_DOC,
-)
-def take_create(request, shot_id: int):
+TAKE_REQUEST_ANSWERS = {201: TakeDetailOut, 200: TakeDetailOut, 400: ErrorOut, 402: InsufficientCreditsOut, **NOT_FOUND,
+                        409: ErrorOut, 422: UnprocessableOut}
+
+
+def _created_or_replayed(take, *, started) -> Status:
+    """201 for a take this request created; 200 for the take an earlier request with the key created."""
+    return Status(201 if take.created_at >= started else 200, take)
+
+
+@takes_router.post("/shots/{int:shot_id}/takes", response=TAKE_REQUEST_ANSWERS, openapi_extra=IDEMPOTENCY_KEY_DOC)
+def take_create(request, shot_id: int, fresh: bool = False):
     """Reserve the credits for a draft take of the shot and queue it.
 
+    An unchanged shot reuses the creator's ready take of exactly this request (model, prompt, seed,
+    input images) for free, and the take says so (`cached_from_id`); `fresh=true` renders anew.
     201 when this request created the take; 200 with the same take when the Idempotency-Key was
-    already used for the same request (a replay); 409 while the first request with the key is still
-    being carried out (retry after a moment); 422 when the key was used for a different request. A take is "created by this request" when it was
-    created after the request started: the service returns the existing take on a replay, and
-    only a concurrent duplicate that lost the race could see a 201 for another request's take.
+    already used for the same request (a replay); 409 while the first request with the key is
+    still being carried out (retry after a moment); 422 when the key was used for a different
+    request. A take is "created by this request" when it was created after the request started.
     """
     key = _idempotency_key(request)
     shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
     started = timezone.now()
-    take = take_services.shot_take_request(user=request.auth, shot=shot, idempotency_key=key)
-    return Status(201 if take.created_at >= started else 200, take)
+    take = take_services.shot_take_request(user=request.auth, shot=shot, idempotency_key=key, fresh=fresh)
+    return _created_or_replayed(take, started=started)
+
+
+@takes_router.post("/shots/{int:shot_id}/takes/best-of", openapi_extra=IDEMPOTENCY_KEY_DOC,
+                   response={201: list[TakeDetailOut], 400: ErrorOut, 402: InsufficientCreditsOut, **NOT_FOUND,
+                             409: ErrorOut, 422: UnprocessableOut})
+def take_best_of_create(request, shot_id: int, payload: BestOfIn):
+    """`count` fresh drafts of the shot with different seeds, reserved all or none; a replay returns the same takes."""
+    key = _idempotency_key(request)
+    shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)
+    return Status(201, take_services.shot_takes_request_best_of(user=request.auth, shot=shot, count=payload.count,
+                                                                fresh=True, idempotency_key=key))
+
+
+@takes_router.get("/takes/{int:take_id}/final/quote", response={200: QuoteOut, **NOT_FOUND, 409: ErrorOut, 422: UnprocessableOut})
+def take_final_quote(request, take_id: int):
+    """What a final render of this approved draft would cost, on which provider."""
+    take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    return _quote_out(take_services.take_render_final_quote(draft=take))
+
+
+@takes_router.post("/takes/{int:take_id}/final", response=TAKE_REQUEST_ANSWERS, openapi_extra=IDEMPOTENCY_KEY_DOC)
+def take_final_create(request, take_id: int):
+    """Render an approved draft on the final tier: same prompt, seed and references, from the draft's first frame."""
+    key = _idempotency_key(request)
+    draft = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    started = timezone.now()
+    take = take_services.take_render_final(user=request.auth, draft=draft, idempotency_key=key)
+    return _created_or_replayed(take, started=started)
+
+
+@takes_router.post("/takes/{int:take_id}/other-provider", response=TAKE_REQUEST_ANSWERS, openapi_extra=IDEMPOTENCY_KEY_DOC)
+def take_other_provider_create(request, take_id: int):
+    """After a content-policy refusal: the same request again, on a provider other than the one(s) that refused."""
+    key = _idempotency_key(request)
+    refused = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    started = timezone.now()
+    take = take_services.take_request_other_provider(user=request.auth, take=refused, idempotency_key=key)
+    return _created_or_replayed(take, started=started)
 
 
 @takes_router.get("/shots/{int:shot_id}/takes", response=list[TakeOut])

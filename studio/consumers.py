@@ -7,8 +7,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
 from billing.events import user_group
-from billing.selectors import credit_account_for_user
-from studio.selectors import take_for_card, user_may_see_project
+from billing.selectors import credit_account_for_user, spend_budget_usage
+from studio.models import project_budget_key
+from studio.selectors import storyboard_shot, take_for_card, user_may_see_project
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ class ProjectConsumer(AsyncWebsocketConsumer):
         take = take_for_card(take_id=take_id)
         if take is None or take.owner_id != self.user_id:
             return ""
-        return render_to_string("studio/live/take_changed.html", {"take": take, "shot": take.shot})
+        # The shot with its take counts, so the storyboard card shows "Rendering · 40%" live.
+        shot = storyboard_shot(shot_id=take.shot_id)
+        return render_to_string("studio/live/take_changed.html", {"take": take, "shot": shot})
 
     def _render_credits(self) -> str:
         account = credit_account_for_user(user_id=self.user_id)
-        return render_to_string("studio/live/credits_changed.html", {"credit_account": account})
+        budget = spend_budget_usage(user_id=self.user_id, key=project_budget_key(self.project_id))
+        return render_to_string("studio/live/credits_changed.html", {"credit_account": account, "budget": budget})

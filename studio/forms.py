@@ -5,7 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
+from jobs.services.requests import BEST_OF_MAX
 from studio.models import CharacterReference, Project, Shot
+from studio.services.storyboard import DraftScope
 
 
 class SignupForm(UserCreationForm):
@@ -84,6 +86,53 @@ class ReferenceImageForm(forms.Form):
 
 class TakeRequestForm(forms.Form):
     idempotency_key = forms.CharField(max_length=255, required=False)
+    fresh = forms.BooleanField(required=False, help_text="A new seed and a new render, even if this exact draft exists")
+
+
+class BestOfForm(forms.Form):
+    idempotency_key = forms.CharField(max_length=255, required=False)
+    count = forms.TypedChoiceField(coerce=int, choices=[(n, f"Best of {n}") for n in range(2, BEST_OF_MAX + 1)],
+                                   error_messages={"invalid_choice": f"Choose 2 to {BEST_OF_MAX} drafts."})
+
+
+class StoryboardDraftForm(forms.Form):
+    """What the creator saw and confirmed: these shots at this price, under one batch key."""
+
+    shots = forms.ModelMultipleChoiceField(queryset=Shot.objects.none(), widget=forms.MultipleHiddenInput,
+                                           error_messages={"required": "There is no shot to draft."})
+    shown_credits = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    batch_key = forms.UUIDField(widget=forms.HiddenInput)
+    scope = forms.ChoiceField(choices=DraftScope.choices, initial=DraftScope.WAITING, required=False)
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shots"].queryset = project.shots.select_related("project").order_by("position", "id")
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data["scope"] or DraftScope.WAITING
+
+
+class ProjectBudgetForm(forms.Form):
+    MAX_CAP_CREDITS = 100_000_000
+
+    cap_credits = forms.IntegerField(
+        label="Spending cap (credits)", required=False, min_value=1, max_value=MAX_CAP_CREDITS,
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric", "placeholder": "e.g. 1000"}),
+        error_messages={
+            "invalid": "Enter a whole number of credits, like 1000.",
+            "min_value": "A cap is at least 1 credit. To let the project spend freely, remove the cap instead.",
+            "max_value": f"A cap can be at most {MAX_CAP_CREDITS:,} credits.",
+        },
+    )
+    clear = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear"):
+            cleaned["cap_credits"] = None
+        elif cleaned.get("cap_credits") is None and "cap_credits" not in self.errors:
+            self.add_error("cap_credits", "Enter a cap in credits, or remove the cap.")
+        return cleaned
 
 
 def form_error_add(form: forms.Form, error: ValidationError) -> None:

@@ -24,6 +24,15 @@ class Project(models.Model):
     def notify_group(self) -> str:
         return f"project-{self.pk}"
 
+    @property
+    def budget_key(self) -> str:
+        return project_budget_key(self.pk)
+
+
+def project_budget_key(project_id: int) -> str:
+    """The billing budget scope (SpendBudget.key, Reservation.budget_key) of one project's takes."""
+    return f"project:{project_id}"
+
 
 class CharacterReference(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")

@@ -133,6 +133,12 @@ class QuoteOut(Schema):
     provider: ProviderOut
     credits: int = Field(description="Credits reserved when a take is requested, charged when it is ready")
     why: str = Field(description="Why this provider was chosen")
+    cached_take_id: int | None = Field(default=None, description="An identical ready take whose video would be reused "
+                                                                  "for free (ask with fresh=true for a new render)")
+
+
+class BestOfIn(Schema):
+    count: int = Field(ge=2, le=4, description="How many drafts, each with its own seed")
 
 
 class TakeEventOut(Schema):
@@ -158,6 +164,13 @@ class TakeOut(Schema):
     why: str = Field(description="Why the provider was chosen")
     price_credits: int
     failure_reason: str
+    origin: str = Field(json_schema_extra={"enum": Generation.Origin.values},
+                        description="How the take came about: a request, best of N, a final of a draft, …")
+    source_take_id: int | None = Field(description="The draft a final renders, or the take this one replaces")
+    batch: UUID | None = Field(description="Shared by the takes of one best-of-N request")
+    cached_from_id: int | None = Field(description="Set when the take reused this take's stored video, free")
+    refused_by_policy: bool = Field(description="A provider refused it under its content policy: "
+                                                "POST /takes/{id}/other-provider may try another")
     video_url: str | None = Field(description="Set once the take is ready")
     poster_url: str | None
     thumbnail_url: str | None

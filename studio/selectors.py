@@ -1,9 +1,10 @@
 """Reads on behalf of a creator. Access helpers raise 404 for "missing" and "not yours" alike."""
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from jobs.models import Generation
+from jobs.states import ACTIVE_STATES, TakeState
 from studio.models import CharacterReference, Project, Shot
 
 
@@ -39,13 +40,38 @@ def user_may_see_project(*, user_id: int, project_id: int) -> bool:
     return Project.objects.filter(pk=project_id, owner_id=user_id).exists()
 
 
+# A shot "has a draft" when a take is rendering, or is ready and not rejected by the creator.
+_WORKING_TAKES = Q(takes__state__in=ACTIVE_STATES)
+_USABLE_TAKES = Q(takes__state=TakeState.READY) & ~Q(takes__review=Generation.Review.REJECTED)
+
+
+def _with_take_counts(shots: QuerySet[Shot]) -> QuerySet[Shot]:
+    """Take counts, and the newest ready takes (`ready_takes`) so a card without an approved take
+    can show the draft waiting for review."""
+    ready = (Generation.objects.filter(state=TakeState.READY).exclude(review=Generation.Review.REJECTED)
+             .only("id", "shot_id", "thumbnail", "created_at"))
+    return shots.select_related("approved_take").prefetch_related(
+        Prefetch("takes", queryset=ready.order_by("-created_at", "-id"), to_attr="ready_takes"),
+    ).annotate(
+        take_count=Count("takes", distinct=True),
+        working_take_count=Count("takes", filter=_WORKING_TAKES, distinct=True),
+        usable_take_count=Count("takes", filter=_USABLE_TAKES, distinct=True),
+        working_progress=Max("takes__progress", filter=_WORKING_TAKES),
+    )
+
+
 def storyboard_shots(*, project: Project) -> QuerySet[Shot]:
     """The project's shots in order, with their approved take and take counts, in constant queries."""
-    return (
-        project.shots.select_related("approved_take")
-        .annotate(take_count=Count("takes", distinct=True))
-        .order_by("position", "id")
-    )
+    return _with_take_counts(project.shots.all()).order_by("position", "id")
+
+
+def storyboard_shot(*, shot_id: int) -> Shot | None:
+    """One storyboard card's shot, annotated like storyboard_shots (for live updates)."""
+    return _with_take_counts(Shot.objects.filter(pk=shot_id)).first()
+
+
+def shots_without_a_draft(*, project: Project) -> QuerySet[Shot]:
+    return storyboard_shots(project=project).filter(working_take_count=0, usable_take_count=0)
 
 
 def shot_takes(*, shot: Shot) -> QuerySet[Generation]:

@@ -209,7 +209,8 @@ def take_request(
         try:
             return create(quote=quote_now())
         except IntegrityError:
-            # Only reachable when a claim outlived its expiry: the other request's take is the answer.
+            # The other request's take is the answer. Reached when a claim outlived its expiry, or
+            # when both run inside outer transactions (batches): the claim ends before their commit.
             if existing := find_existing():
                 return existing
             raise
@@ -224,8 +225,15 @@ def take_request_best_of(*, count: int, idempotency_key: str | None = None, fres
     """`count` takes of one request with different seeds, ranked by score once ready; all or none are reserved."""
     if not 2 <= count <= BEST_OF_MAX:
         raise TakeError(f"Best of N takes 2 to {BEST_OF_MAX} takes; {count} were asked for.")
-    base = seed if seed is not None else fresh_seed() if fresh else spec_seed(spec)
     batch = uuid.uuid5(uuid.NAMESPACE_URL, f"best-of:{request['owner_id']}:{idempotency_key}") if idempotency_key else uuid.uuid4()
+    if seed is not None:
+        base = seed
+    elif not fresh:
+        base = spec_seed(spec)
+    elif idempotency_key:
+        base = batch.int % SEED_RANGE  # fresh, yet a retried request must ask for the same seeds to replay
+    else:
+        base = fresh_seed()
     return [
         take_request(**request, spec=spec, seed=(base + number) % SEED_RANGE, fresh=fresh, origin=Generation.Origin.BEST_OF,
                      batch=batch, idempotency_key=f"{idempotency_key}#{number + 1}" if idempotency_key else None)
@@ -272,7 +280,6 @@ def _take_create(*, owner_id, shot_id, notify_group, spec, tier, quote: TakeQuot
     return take
 
 
-CACHED_FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
 
 
 def take_from_cache(*, take: Generation, source: Generation) -> Generation:
@@ -280,12 +287,12 @@ def take_from_cache(*, take: Generation, source: Generation) -> Generation:
 
     The files are copied, not shared, so either take's retention can delete its own.
     """
-    for field_name in CACHED_FILE_FIELDS:
+    for field_name in Generation.OUTPUT_FILE_FIELDS:
         stored = getattr(source, field_name)
         if stored:
             with stored.open("rb") as handle:
                 getattr(take, field_name).save(Path(stored.name).name, File(handle), save=False)
-    Generation.objects.filter(pk=take.pk).update(**{name: getattr(take, name).name for name in CACHED_FILE_FIELDS})
+    Generation.objects.filter(pk=take.pk).update(**{name: getattr(take, name).name for name in Generation.OUTPUT_FILE_FIELDS})
     return take_transition(
         take_id=take.pk, to_state=TakeState.READY, progress=100, evaluation=source.evaluation, cached_from=source,
         provider_job_id=source.provider_job_id, sandbox=source.sandbox, compiled_prompt=source.compiled_prompt,

@@ -3,6 +3,8 @@
 from django.db import transaction
 from django.db.models import Max
 
+from billing.models import SpendBudget
+from billing.services import spend_budget_set
 from studio.models import CharacterReference, Project, Shot
 
 SHOT_FIELDS = ("title", "subject", "scene", "camera", "motion", "duration_seconds", "style", "negative", "aspect_ratio")
@@ -60,3 +62,8 @@ def character_create(*, project: Project, name: str, description: str = "") -> C
     character.full_clean()
     character.save()
     return character
+
+
+def project_budget_set(*, user, project: Project, cap_credits: int | None) -> SpendBudget | None:
+    """Cap what the project's takes may spend in total (held and charged credits); None removes the cap."""
+    return spend_budget_set(user=user, key=project.budget_key, cap_credits=cap_credits)

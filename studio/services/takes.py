@@ -31,7 +31,7 @@ def shot_take_quote(*, shot: Shot, tier: str = Generation.Tier.DRAFT, fresh: boo
 
 def _shot_request_args(shot: Shot) -> dict:
     return {"shot_id": shot.pk, "notify_group": shot.project.notify_group,
-            "budget_key": f"project:{shot.project_id}"}  # a creator may cap what one project spends
+            "budget_key": shot.project.budget_key}  # a creator may cap what one project spends
 
 
 def shot_take_request(

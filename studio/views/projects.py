@@ -1,18 +1,28 @@
-"""Projects, their storyboard, and the project's character references."""
+"""Projects, their storyboard (with drafting it all and its budget), and the project's character references."""
+
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from studio.forms import CharacterForm, ProjectForm, ReferenceImageForm, form_error_add
+from billing.exceptions import BillingError
+from billing.selectors import spend_budget_usage
+from studio.exceptions import StudioError
+from studio.forms import (
+    CharacterForm, ProjectBudgetForm, ProjectForm, ReferenceImageForm, StoryboardDraftForm, form_error_add,
+)
 from studio.models import Project
 from studio.selectors import project_characters, project_get_for_user, projects_for_user, storyboard_shots
 from studio.services.images import character_image_add
-from studio.services.projects import character_create, project_create
+from studio.services.projects import character_create, project_budget_set, project_create
+from studio.services.storyboard import DraftScope, storyboard_draft_quote, storyboard_draft_request
 
 STORYBOARD = "studio/project_detail.html"
+DRAFTS_PANEL = "studio/partials/storyboard_drafts.html"
 
 
 @login_required
@@ -43,8 +53,21 @@ def _storyboard_context(project: Project, **extra) -> dict:
         "shots": storyboard_shots(project=project),
         "characters": project_characters(project=project),
         "character_form": CharacterForm(),
+        **_budget_context(project),
         **extra,
     }
+
+
+def _budget_context(project: Project, *, form: ProjectBudgetForm | None = None) -> dict:
+    """The project's spent / cap; a bound form keeps what the creator typed when it was refused."""
+    budget = spend_budget_usage(user_id=project.owner_id, key=project.budget_key)
+    return {"budget": budget, "budget_form": form or ProjectBudgetForm(initial={"cap_credits": budget.cap})}
+
+
+def _drafts_context(project: Project, *, scope: str, error: str = "") -> dict:
+    """The price of drafting the storyboard, with a fresh batch key: each click is a new batch."""
+    return {"draft_quote": storyboard_draft_quote(project=project, scope=scope),
+            "draft_scope": scope, "draft_scopes": DraftScope.choices, "batch_key": uuid.uuid4(), "draft_error": error}
 
 
 @login_required
@@ -104,3 +127,80 @@ def character_image_add_view(request, project_id: int, character_id: int):
     return _characters_response(
         request, project, status=422, image_error_for=character.pk, image_errors=form.errors.get("image", [])
     )
+
+
+@login_required
+@require_GET
+def storyboard_drafts(request, project_id: int):
+    """The "draft the whole storyboard" panel: loaded after the page (pricing every shot takes a
+    few queries per shot), and again when the creator switches between shots without a draft and every shot."""
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    scope = request.GET.get("scope") if request.GET.get("scope") in DraftScope.values else DraftScope.WAITING
+    if request.htmx:
+        return render(request, DRAFTS_PANEL, {"project": project, **_drafts_context(project, scope=scope)})
+    return render(request, STORYBOARD, _storyboard_context(project, **_drafts_context(project, scope=scope)))
+
+
+@login_required
+@require_POST
+def storyboard_drafts_request(request, project_id: int):
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    form = StoryboardDraftForm(request.POST, project=project)
+    if not form.is_valid():
+        error = " ".join(message for messages_ in form.errors.values() for message in messages_)
+        scope = form.cleaned_data.get("scope") or DraftScope.WAITING
+        return _drafts_response(request, project, scope=scope, error=f"Nothing was requested: {error}")
+    data = form.cleaned_data
+    try:
+        batch = storyboard_draft_request(user=request.user, project=project, shots=list(data["shots"]),
+                                         batch_key=str(data["batch_key"]), shown_credits=data["shown_credits"])
+    except StudioError as error:
+        return _drafts_response(request, project, scope=data["scope"], error=str(error))
+    if batch.takes:
+        messages.success(request, f"{len(batch.takes)} draft{pluralize(len(batch.takes))} requested · {batch.credits} "
+                                  "credits. They appear on the shots as they render.")
+    for line in batch.skipped:
+        messages.warning(request, f"Shot {line.shot.position} “{line.shot.title}” was skipped: {line.skip_reason}")
+    return _drafts_response(request, project, scope=data["scope"])
+
+
+def _drafts_response(request, project: Project, *, scope: str, error: str = ""):
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("project-detail", project_id=project.pk)
+    context = {"project": project, "shots": storyboard_shots(project=project),
+               **_drafts_context(project, scope=scope, error=error), **_budget_context(project)}
+    return render(request, "studio/partials/storyboard_drafts_requested.html", context, status=422 if error else 200)
+
+
+@login_required
+@require_POST
+def project_budget_view(request, project_id: int):
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    form = ProjectBudgetForm(request.POST)
+    if form.is_valid():
+        cap = form.cleaned_data["cap_credits"]
+        try:
+            project_budget_set(user=request.user, project=project, cap_credits=cap)
+        except BillingError as error:
+            form.add_error("cap_credits", str(error))
+        else:
+            messages.success(request, f"Budget set: “{project.name}” may spend up to {cap:,} credits." if cap else
+                             f"Budget removed: “{project.name}” has no spending cap.")
+            return _budget_response(request, project)
+    return _budget_response(request, project, form=form, status=422)
+
+
+def _budget_response(request, project: Project, *, form: ProjectBudgetForm | None = None, status: int = 200):
+    """After a budget change: the budget panel for htmx, else the storyboard page or a redirect."""
+    if request.htmx:
+        response = render(request, "studio/partials/project_budget_changed.html",
+                          {"project": project, **_budget_context(project, form=form)}, status=status)
+        if status < 400:
+            response["HX-Trigger"] = "budget-changed"  # the drafts panel re-checks what the budget allows
+        return response
+    if status >= 400:
+        context = _storyboard_context(project, **_budget_context(project, form=form))
+        return render(request, STORYBOARD, context, status=status)
+    return redirect("project-detail", project_id=project.pk)

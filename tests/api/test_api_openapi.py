@@ -13,6 +13,10 @@ OPERATIONS = {
     "/api/shots/{shot_id}": {"get", "patch"},
     "/api/shots/{shot_id}/quote": {"get"},
     "/api/shots/{shot_id}/takes": {"get", "post"},
+    "/api/shots/{shot_id}/takes/best-of": {"post"},
+    "/api/takes/{take_id}/final/quote": {"get"},
+    "/api/takes/{take_id}/final": {"post"},
+    "/api/takes/{take_id}/other-provider": {"post"},
     "/api/takes/{take_id}": {"get"},
     "/api/takes/{take_id}/approve": {"post"},
     "/api/takes/{take_id}/cancel": {"post"},
@@ -39,11 +43,13 @@ def test_every_operation_is_documented_behind_the_bearer_scheme(openapi):
             assert operation["security"] == [{scheme_name: []}], f"{method} {path}"
 
 
-def test_the_idempotency_key_header_is_documented_as_required(openapi):
-    operation = openapi["paths"]["/api/shots/{shot_id}/takes"]["post"]
+@pytest.mark.parametrize("path", ["/api/shots/{shot_id}/takes", "/api/shots/{shot_id}/takes/best-of",
+                                  "/api/takes/{take_id}/final", "/api/takes/{take_id}/other-provider"])
+def test_the_idempotency_key_header_is_documented_as_required(openapi, path):
+    operation = openapi["paths"][path]["post"]
     (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
     assert (header["name"], header["required"], header["schema"]["maxLength"]) == ("Idempotency-Key", True, 255)
-    assert {"200", "201", "400", "402", "404", "422"} <= set(operation["responses"])
+    assert {"201", "400", "402", "404", "409", "422"} <= set(operation["responses"])
 
 
 def test_schema_references_resolve(openapi):

@@ -6,7 +6,6 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry, Reservation
 from jobs.models import Generation
-from jobs.services.pipeline import take_run
 from jobs.services.requests import _idempotency_key_claimed
 from providers.models import ProviderModel
 from studio.services.projects import shot_update
@@ -14,6 +13,7 @@ from studio.services.takes import shot_take_quote, shot_take_request
 from studio.services.tokens import api_token_create
 from tests.api.conftest import ApiClient
 from tests.factories import creator_create, project_for, shot_for
+from tests.jobs.test_pipeline import take_run_and_evaluate
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ KEY = {"Idempotency-Key": "3f1c7e0a-5d1b-4c55-9a53-2b8a0c6e9d01"}
 
 def _ready_take(api: ApiClient, shot) -> dict:
     created = api.post(f"/shots/{shot.pk}/takes", headers=KEY).json()
-    take_run(take_id=created["id"])
+    take_run_and_evaluate(created["id"])
     return created
 
 
@@ -211,6 +211,49 @@ def test_a_queued_take_is_cancelled_through_the_api(api, catalog, creator, shot)
 
 def test_a_finished_take_cannot_be_cancelled_through_the_api(api, catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     response = api.post(f"/takes/{take.pk}/cancel")
     assert response.status_code == 409 and "can no longer be cancelled" in response.json()["detail"]
+
+
+def test_an_unchanged_shot_reuses_its_ready_take_unless_fresh_is_asked(api, catalog, creator, shot):
+    first = _ready_take(api, shot)
+    quote = api.get(f"/shots/{shot.pk}/quote").json()
+    assert (quote["credits"], quote["cached_take_id"]) == (0, first["id"])
+    reused = api.post(f"/shots/{shot.pk}/takes", headers={"Idempotency-Key": "again"}).json()
+    assert (reused["state"], reused["cached_from_id"], reused["price_credits"]) == ("ready", first["id"], 0)
+    assert reused["video_url"] and reused["origin"] == "request"
+    fresh_quote = api.get(f"/shots/{shot.pk}/quote?fresh=true").json()
+    assert (fresh_quote["credits"], fresh_quote["cached_take_id"]) == (first["price_credits"], None)
+    fresh = api.post(f"/shots/{shot.pk}/takes?fresh=true", headers={"Idempotency-Key": "fresh"}).json()
+    assert (fresh["state"], fresh["cached_from_id"], fresh["price_credits"]) == ("queued", None, first["price_credits"])
+
+
+def test_best_of_n_over_the_api_creates_one_batch_and_replays(api, catalog, shot):
+    response = api.post(f"/shots/{shot.pk}/takes/best-of", {"count": 3}, headers=KEY)
+    assert response.status_code == 201
+    takes = response.json()
+    assert len(takes) == 3 and len({take["batch"] for take in takes}) == 1 and {take["origin"] for take in takes} == {"best_of"}
+    again = api.post(f"/shots/{shot.pk}/takes/best-of", {"count": 3}, headers=KEY).json()
+    assert [take["id"] for take in again] == [take["id"] for take in takes]
+    assert Reservation.objects.count() == 3
+    refused = api.post(f"/shots/{shot.pk}/takes/best-of", {"count": 9}, headers={"Idempotency-Key": "nine"})
+    assert refused.status_code == 422 and "count" in refused.json()["errors"]
+
+
+def test_render_final_over_the_api_needs_an_approved_draft(api, catalog, shot):
+    draft = _ready_take(api, shot)
+    refused = api.post(f"/takes/{draft['id']}/final", headers={"Idempotency-Key": "final"})
+    assert refused.status_code == 409 and "Approve this draft first" in refused.json()["detail"]
+    assert api.post(f"/takes/{draft['id']}/approve").status_code == 200
+    # Only the animatic (a draft-tier model) is configured here, so no final-tier provider can be routed.
+    no_provider = api.get(f"/takes/{draft['id']}/final/quote")
+    assert no_provider.status_code == 422 and no_provider.json()["code"] == "no_provider_available"
+    assert Generation.objects.filter(tier="final").count() == 0
+
+
+def test_another_provider_is_refused_for_a_take_no_provider_refused(api, catalog, shot):
+    draft = _ready_take(api, shot)
+    response = api.post(f"/takes/{draft['id']}/other-provider", headers={"Idempotency-Key": "other"})
+    assert response.status_code == 409 and "content policy" in response.json()["detail"]
+    assert api.get(f"/takes/{draft['id']}").json()["refused_by_policy"] is False

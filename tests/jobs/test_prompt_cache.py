@@ -10,11 +10,11 @@ from PIL import Image
 from billing.models import CreditAccount, LedgerEntry
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.models import Generation
-from jobs.services.pipeline import take_run
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
 from tests.factories import creator_create, project_for, shot_for
+from tests.jobs.test_pipeline import take_made_ready
 
 def png_upload(seed: int) -> SimpleUploadedFile:
     """A detailed picture: a flat colour would give the animatic nothing to move, and look frozen."""
@@ -26,15 +26,8 @@ def png_upload(seed: int) -> SimpleUploadedFile:
 pytestmark = pytest.mark.django_db
 
 
-def _ready(take: Generation) -> Generation:
-    take_run(take_id=take.pk)
-    take.refresh_from_db()
-    assert take.state == "ready", take.failure_reason
-    return take
-
-
 def test_an_unchanged_shot_reuses_its_ready_take_without_a_charge(catalog, creator, shot):
-    first = _ready(shot_take_request(user=creator, shot=shot))
+    first = take_made_ready(shot_take_request(user=creator, shot=shot))
     balance = CreditAccount.objects.get(user=creator).balance
     quote = shot_take_quote(shot=shot)
     assert quote.cached == first and quote.charge_credits == 0
@@ -55,7 +48,7 @@ def test_an_unchanged_shot_reuses_its_ready_take_without_a_charge(catalog, creat
 
 
 def test_a_fresh_take_ignores_the_cache_and_pays(catalog, creator, shot):
-    first = _ready(shot_take_request(user=creator, shot=shot))
+    first = take_made_ready(shot_take_request(user=creator, shot=shot))
     assert shot_take_quote(shot=shot, fresh=True).cached is None
     fresh = shot_take_request(user=creator, shot=shot, fresh=True)
     assert (fresh.state, fresh.cached_from, fresh.price_credits) == ("queued", None, first.price_credits)
@@ -64,7 +57,7 @@ def test_a_fresh_take_ignores_the_cache_and_pays(catalog, creator, shot):
 
 @pytest.mark.parametrize("change", ["prompt", "duration", "reference image"])
 def test_any_change_to_the_request_misses_the_cache(catalog, creator, shot, change):
-    first = _ready(shot_take_request(user=creator, shot=shot))
+    first = take_made_ready(shot_take_request(user=creator, shot=shot))
     if change == "prompt":
         shot_update(shot=shot, motion="The seller turns to camera")
     elif change == "duration":
@@ -82,14 +75,14 @@ def test_the_same_picture_under_another_name_still_hits_the_cache(catalog, creat
     character = character_create(project=shot.project, name="Mei", description="the lantern seller")
     image = character_image_add(character=character, upload=png_upload(1))
     shot.characters.add(character)
-    first = _ready(shot_take_request(user=creator, shot=shot))
+    first = take_made_ready(shot_take_request(user=creator, shot=shot))
     image.delete()
     character_image_add(character=character, upload=png_upload(1))
     assert shot_take_quote(shot=shot).cache_key == first.cache_key
 
 
 def test_the_cache_is_per_creator_and_skips_expired_or_failed_takes(catalog, creator, shot):
-    first = _ready(shot_take_request(user=creator, shot=shot))
+    first = take_made_ready(shot_take_request(user=creator, shot=shot))
     other = creator_create(username="bob")
     other_shot = shot_for(project_for(other))  # the same fields, so the same request
     assert shot_take_quote(shot=other_shot).cache_key == first.cache_key

@@ -70,6 +70,11 @@ def test_keys_belong_to_their_owner(catalog, creator, shot):
 
 def test_no_provider_explains_every_exclusion(catalog, creator, shot):
     ProviderModel.objects.update(enabled=False)
-    with pytest.raises(NoProviderAvailable, match="local-animatic: disabled by ops"):
+    with pytest.raises(NoProviderAvailable, match=r"\(disabled by ops: \d+ providers\)"):
         shot_take_request(user=creator, shot=shot)
     assert Generation.objects.count() == 0
+
+
+def test_no_provider_names_a_few_and_counts_many():
+    error = NoProviderAvailable([(slug, "not configured") for slug in "abcd"] + [("veo-3", "disabled by ops")])
+    assert str(error) == "No provider can render this shot right now (disabled by ops: veo-3; not configured: 4 providers)."

@@ -21,10 +21,10 @@ def test_a_working_take_can_be_cancelled_from_its_card(catalog, creator_client, 
 
 
 def test_cancelling_a_finished_take_says_why_and_changes_nothing(catalog, creator_client, creator, shot):
-    from jobs.services.pipeline import take_run
+    from tests.jobs.test_pipeline import take_run_and_evaluate
 
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     response = creator_client.post(reverse("take-cancel", args=[take.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 422 and "can no longer be cancelled" in response.content.decode()
     assert Generation.objects.get(pk=take.pk).state == "ready"
@@ -48,10 +48,10 @@ def test_the_card_shows_the_plan_and_marks_sandbox_takes(catalog, creator_client
 
 
 def test_a_ready_take_shows_its_score_breakdown(catalog, creator_client, creator, shot):
-    from jobs.services.pipeline import take_run
+    from tests.jobs.test_pipeline import take_run_and_evaluate
 
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     page = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
     assert "Score breakdown" in page
     assert "Sharpness" in page and "Motion smoothness" in page

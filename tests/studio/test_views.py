@@ -15,7 +15,6 @@ from PIL import Image
 
 from billing.models import CreditAccount, LedgerEntry
 from jobs.models import Generation
-from jobs.services.pipeline import take_run
 from jobs.states import TakeState
 from studio.models import CharacterImage, CharacterReference, Project, Shot
 from studio.selectors import take_for_card
@@ -23,6 +22,7 @@ from studio.services.images import character_image_add
 from studio.services.projects import character_create
 from studio.services.takes import shot_take_quote, shot_take_request, take_approve
 from tests.factories import creator_create, project_for, shot_for
+from tests.jobs.test_pipeline import take_run_and_evaluate
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -51,7 +51,7 @@ def ledger_count(user) -> int:
 def ready_take(creator, shot):
     """A take rendered for real by the local animatic renderer, driven step by step."""
     take = shot_take_request(user=creator, shot=shot, idempotency_key="ready-take")
-    take_run(take_id=take.pk)
+    take_run_and_evaluate(take.pk)
     take.refresh_from_db()
     assert take.state == TakeState.READY, take.failure_reason
     return take
@@ -354,7 +354,7 @@ def test_generate_with_too_few_credits_is_refused_and_changes_nothing(client, db
 
     generate_button = re.search(r"<button[^>]*>Generate draft</button>", page).group(0)
     assert "disabled" in generate_button and 'aria-describedby="generate-blocked"' in generate_button
-    assert f"Not enough credits: this draft costs {quote.credits} and you have 0 available." in page
+    assert f"Not enough credits: this draft needs {quote.hold_credits} and you have 0 available." in page
     assert response.status_code == 422
     assert f"This needs {quote.credits} credits but only 0 are available." in response.content.decode()
     assert 'id="generate-panel"' in response.content.decode()
