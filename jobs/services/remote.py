@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 import av
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -154,6 +156,8 @@ def _poll_delay(model: ProviderModel, *, polls: int, hint: float | None = None) 
 def take_poll(*, take_id: int) -> float | None:
     """Ask the provider where the take is. Returns the delay before the next poll, or None when done."""
     take = Generation.objects.select_related("provider_model").get(pk=take_id)
+    if take.state == TakeState.DOWNLOADING:
+        return _download_resume(take)
     if take.state != TakeState.GENERATING:
         return None
     attempt = _current_attempt(take)
@@ -181,12 +185,56 @@ def take_apply_status(*, take: Generation, attempt: Attempt, status: JobStatus) 
     return _attempt_failed(take, attempt, error)
 
 
+# Outlives any download, so no second worker fetches the same video; frees a dead worker's take.
+DOWNLOAD_CLAIM_SECONDS = settings.PROVIDER_DOWNLOAD_MAX_SECONDS + 60
+
+
+def take_download_claim(take_id: int) -> str:
+    return f"take-download:{take_id}"
+
+
+def _download_resume(take: Generation) -> float | None:
+    """Fetch the finished video again after the worker downloading it died (reconcile queued
+    this poll). The vendor is asked for the job once more: its output URL may have expired."""
+    model = take.provider_model
+    attempt = (take.attempts.filter(provider_model=model).exclude(provider_job_id="").order_by("-number").first())
+    if attempt is None:
+        take_fail(take_id=take.pk, reason=f"No job at {model.name} is known for this take, so its video cannot be fetched.")
+        return None
+    try:
+        status = adapter_for(model.api_family).status(attempt.provider_job_id)
+    except ProviderError as error:
+        if error.retryable:
+            return _retry_delay(error, tries=attempt.polls)
+        take_fail(take_id=take.pk, reason=f"{model.name} no longer answers for the finished video: {error.reason}")
+        return None
+    if status.state != JobState.SUCCEEDED:
+        take_fail(take_id=take.pk, reason=f"{model.name} no longer offers the finished video ({status.raw_status}).")
+        return None
+    _download_and_finish(take, attempt, status)
+    return None
+
+
 def _download_and_finish(take: Generation, attempt: Attempt, status: JobStatus) -> None:
+    claim = take_download_claim(take.pk)
+    if not cache.add(claim, "downloading", timeout=DOWNLOAD_CLAIM_SECONDS):
+        return  # a duplicate poll or callback: another worker is fetching this video right now
+    try:
+        _download(take, attempt, status)
+    finally:
+        cache.delete(claim)
+
+
+def _download(take: Generation, attempt: Attempt, status: JobStatus) -> None:
     model = take.provider_model
     try:
         take = take_transition(take_id=take.pk, to_state=TakeState.DOWNLOADING, detail=f"fetching the video from {model.name}")
     except IllegalTransition:
         return  # cancelled (or failed by the reaper) since this poll began; that path settled the take
+    if take.video:  # stored by a download whose worker died before queueing the evaluation
+        _attempt_finished(take, attempt, success=True)
+        take_evaluation_queue(take_id=take.pk)
+        return
     with tempfile.TemporaryDirectory(prefix=f"take-{take.pk}-") as workdir:
         try:
             video = adapter_for(model.api_family).fetch_output(status, Path(workdir) / "take.mp4", max_bytes=OUTPUT_MAX_BYTES)

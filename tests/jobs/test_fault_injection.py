@@ -36,7 +36,10 @@ from billing.selectors import credit_accounts_out_of_balance
 from jobs.models import Attempt, Generation
 from jobs.services.dispatch import take_advance
 from jobs.services.pipeline import EVALUATION_CLAIM_SECONDS, takes_reap_stalled
-from jobs.services.reconcile import EVALUATION_QUIET_SECONDS, EVALUATION_REQUEUES, QUIET_SECONDS, takes_reconcile
+from jobs.services.reconcile import (
+    DOWNLOAD_QUIET_SECONDS, EVALUATION_QUIET_SECONDS, EVALUATION_REQUEUES, QUIET_SECONDS, takes_reconcile,
+)
+from jobs.services.remote import take_download_claim
 from jobs.tasks import take_run_task, takes_reconcile_task
 from providers import health
 from providers.emulators.sandbox import emulator_create
@@ -54,6 +57,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CREDITS = 500  # what tests.factories.creator_create grants
 QUIET = timedelta(seconds=QUIET_SECONDS + 30)  # long enough for beat's reconcile to call a take quiet
 EVALUATION_QUIET = timedelta(seconds=EVALUATION_QUIET_SECONDS + 30)
+DOWNLOAD_QUIET = timedelta(seconds=DOWNLOAD_QUIET_SECONDS + 30)
 RECONNECTING = "consumer: Cannot connect to"  # what a worker logs while Redis is gone
 
 
@@ -339,10 +343,23 @@ def test_a_worker_killed_before_it_heard_the_vendor_accept_gets_the_same_job_bac
 
 
 @pytest.mark.stack
-def test_a_worker_killed_while_downloading_leaves_the_take_to_the_reaper(runway, killed_at, workers, creator, shot):
+def test_a_worker_killed_while_downloading_has_the_finished_video_fetched_again(runway, killed_at, workers, creator, shot):
     take = killed_at(runway, "download", user=creator, shot=shot)
     assert Generation.objects.get(pk=take.pk).state == "downloading"
-    assert_reaped_and_released(take.pk, workers, runway)
+    killed = unacked_in_test_queues()
+    assert list(killed.values()) == ["jobs.take_poll"]
+    workers.start()
+    # The dead worker's claim on the download outlives it; reconcile waits until it has lapsed.
+    assert takes_reconcile(now=timezone.now() + QUIET) == {"polled": 0, "requeued": 0}
+    cache.delete(take_download_claim(take.pk))  # …its DOWNLOAD_CLAIM_SECONDS have run out
+    assert takes_reconcile(now=timezone.now() + DOWNLOAD_QUIET) == {"polled": 1, "requeued": 0}
+    take = wait_until_finished(take.pk)
+    assert take.state == "ready", take.failure_reason
+    assert "download started again (1 of" in " ".join(take.events.values_list("detail", flat=True))
+    redeliver(killed)  # an hour on: polling a settled take again does nothing
+    wait_until_broker_idle()
+    assert len(runway.jobs) == len(submissions(runway)) == 1
+    assert_settled_once(take.pk, charged=True)
 
 
 @pytest.mark.stack
@@ -368,22 +385,6 @@ def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_claim_laps
     # The timeline simulated here: the claim lapses while reconcile still requeues (and so keeps
     # the reaper away), rather than the take being failed first.
     assert EVALUATION_CLAIM_SECONDS < EVALUATION_REQUEUES * EVALUATION_QUIET_SECONDS
-
-
-def assert_reaped_and_released(take_id: int, workers: Workers, vendor: Emulator) -> None:
-    """After the vendor finished, a lost download is not re-driven: reconcile only re-polls takes
-    still at the vendor. The reaper fails the take and releases its credits, and the killed
-    worker's message, redelivered an hour later, changes nothing."""
-    killed = unacked_in_test_queues()
-    assert list(killed.values()) == ["jobs.take_poll"]
-    workers.start()
-    assert takes_reconcile(now=timezone.now() + QUIET) == {"polled": 0, "requeued": 0}
-    stalled = timezone.now() + timedelta(seconds=settings.TAKE_STALL_SECONDS + 60)
-    assert takes_reap_stalled(now=stalled) == 1
-    redeliver(killed)
-    wait_until_broker_idle()
-    assert len(vendor.jobs) == len(submissions(vendor)) == 1
-    assert_settled_once(take_id, charged=False)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,13 +8,15 @@ import time
 import uuid
 
 import pytest
+from django.core.cache import cache
 
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.models import Attempt, Generation
 from jobs.services.dispatch import take_advance
 from jobs.services.pipeline import take_evaluate
-from jobs.services.remote import RetryLater, take_poll
+from jobs.services.remote import RetryLater, take_download_claim, take_poll
+from jobs.services.transitions import take_transition
 from providers import health
 from providers.emulators.sandbox import emulator_create
 from providers.models import ProviderModel
@@ -133,3 +135,41 @@ def test_a_provider_over_its_rate_limit_makes_the_take_wait_not_fail(runway, cre
     assert 0 < later.value.seconds <= 60
     assert "throttled" in second.events.latest("id").detail
     assert Generation.objects.get(pk=second.pk).state == "routing"
+
+
+def left_downloading(take_id: int) -> Generation:
+    """Submit, wait for the vendor to finish, and move to downloading: where a killed worker leaves it."""
+    take_advance(take_id=take_id)
+    time.sleep(0.8)  # past the emulator's latency
+    return take_transition(take_id=take_id, to_state="downloading", detail="the worker died here")
+
+
+def test_a_take_left_downloading_fetches_the_finished_video_again(runway, creator, shot):
+    take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
+    assert take_poll(take_id=take.pk) is None
+    take = drive(take.pk)
+    assert take.state == "ready", take.failure_reason
+    assert take.video and len(runway.jobs) == 1
+    assert take.attempts.get().state == "succeeded"
+    assert Reservation.objects.get(pk=take.reservation_id).captured_amount == take.price_credits
+
+
+def test_a_duplicate_poll_does_not_download_a_video_being_downloaded(runway, creator, shot):
+    take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
+    cache.add(take_download_claim(take.pk), "downloading")  # another worker is fetching it
+    try:
+        assert take_poll(take_id=take.pk) is None
+    finally:
+        cache.delete(take_download_claim(take.pk))
+    take = Generation.objects.get(pk=take.pk)
+    assert take.state == "downloading" and not take.video
+    assert not [r for r in runway.requests_seen if r.path.startswith("/_emulator/files/")]
+
+
+def test_a_take_left_downloading_fails_when_the_vendor_no_longer_knows_its_job(runway, creator, shot):
+    take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
+    runway.jobs.clear()  # the vendor forgot the job (expired)
+    assert take_poll(take_id=take.pk) is None
+    take = Generation.objects.get(pk=take.pk)
+    assert take.state == "failed" and "Gen-4.5 Turbo" in take.failure_reason
+    assert Reservation.objects.get(pk=take.reservation_id).state == Reservation.State.RELEASED
