@@ -9,9 +9,14 @@ from providers.registry import api_family_status
 
 
 def provider_price_current(*, provider_model: ProviderModel, on: date, resolution: str = "", with_audio: bool = False) -> ProviderPrice | None:
-    """The newest price version in force on a day, preferring an exact resolution match."""
-    prices = provider_model.prices.filter(valid_from__lte=on, with_audio=with_audio, resolution__in=[resolution, ""])
-    return prices.order_by("-valid_from", "-resolution").first()
+    """The newest price version in force on a day, preferring an exact resolution match.
+
+    Chosen in Python from `prices.all()`, so a catalog read with prefetch_related("prices") prices
+    every model without a query each (a model has a handful of price versions).
+    """
+    in_force = [price for price in provider_model.prices.all()
+                if price.valid_from <= on and price.with_audio == with_audio and price.resolution in (resolution, "")]
+    return max(in_force, key=lambda price: (price.valid_from, price.resolution), default=None)
 
 
 @dataclass(frozen=True)
