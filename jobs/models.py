@@ -86,6 +86,10 @@ class Generation(models.Model):
     thumbnail = models.ImageField(upload_to=take_output_path, blank=True)
     preview = models.FileField(upload_to=take_output_path, blank=True, help_text="Short looping animated preview")
     files_expired_at = models.DateTimeField(null=True, blank=True, help_text="Draft files deleted under the retention rule")
+    export_video = models.FileField(max_length=255, blank=True, help_text="An approved final as exported: C2PA-signed when signing is configured")
+    export_record = models.FileField(max_length=255, blank=True, help_text="The exported final's provenance record (sidecar JSON)")
+    export_signed = models.BooleanField(default=False, help_text="The exported video carries a signed C2PA manifest")
+    exported_at = models.DateTimeField(null=True, blank=True)
     evaluation = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
 

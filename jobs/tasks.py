@@ -41,6 +41,14 @@ def take_evaluate_task(take_id: int) -> None:
     take_evaluate(take_id=take_id)
 
 
+@shared_task(name="jobs.take_export", acks_late=True)
+def take_export_task(take_id: int) -> None:
+    """Export an approved final with its provenance; a repeat on an exported take does nothing."""
+    from jobs.services.export import take_export
+
+    take_export(take_id=take_id)
+
+
 @shared_task(name="jobs.tasks.takes_reap_stalled")
 def takes_reap_stalled_task() -> int:
     from jobs.services.pipeline import takes_reap_stalled

@@ -174,6 +174,9 @@ class TakeOut(Schema):
     video_url: str | None = Field(description="Set once the take is ready")
     poster_url: str | None
     thumbnail_url: str | None
+    export_video_url: str | None = Field(description="An approved final as exported, once ready to download")
+    provenance_record_url: str | None = Field(description="The exported final's provenance record (JSON)")
+    export_signed: bool = Field(description="The exported video carries a signed C2PA manifest")
     evaluation: dict[str, Any]
     created_at: datetime
     finished_at: datetime | None
@@ -198,6 +201,14 @@ class TakeOut(Schema):
     @staticmethod
     def resolve_thumbnail_url(obj: Generation, context) -> str | None:
         return _ready_file_url(obj, obj.thumbnail, context)
+
+    @staticmethod
+    def resolve_export_video_url(obj: Generation, context) -> str | None:
+        return _ready_file_url(obj, obj.export_video, context)
+
+    @staticmethod
+    def resolve_provenance_record_url(obj: Generation, context) -> str | None:
+        return _ready_file_url(obj, obj.export_record, context)
 
 
 class TakeDetailOut(TakeOut):

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from jobs.compiler import ShotSpec
 from jobs.models import Generation
+from jobs.services.export import take_export_queue_on_commit
 from jobs.services.pipeline import take_first_frame_stored
 from jobs.services.requests import TakeQuote, take_quote, take_request, take_request_best_of
 from jobs.services.reviews import take_review_set
@@ -108,6 +109,7 @@ def take_approve(*, take: Generation) -> Generation:
         take_review_set(take_id=previous_id, review=Generation.Review.PENDING)
     shot.approved_take = take
     shot.save(update_fields=["approved_take", "updated_at"])
+    take_export_queue_on_commit(take)
     return take_review_set(take_id=take.pk, review=Generation.Review.APPROVED)
 
 

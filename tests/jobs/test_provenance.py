@@ -13,9 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.loader import render_to_string
+from django.test import Client
 from PIL import Image
 
 from jobs.models import Generation
+from jobs.services.export import take_export
 from jobs.provenance import (
     ASSERTION_LABEL,
     c2pa_read,
@@ -25,7 +28,8 @@ from jobs.provenance import (
 )
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
-from studio.services.takes import shot_take_request, take_approve
+from studio.services.takes import shot_take_request, take_approve, take_reject
+from studio.services.tokens import api_token_create
 from tests.jobs.test_pipeline import take_run_and_evaluate
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +229,47 @@ def test_export_store_puts_the_signed_video_and_sidecar_beside_the_take(final_ta
     with default_storage.open(names["sidecar"], "rb") as handle:
         assert json.load(handle)["c2pa_signed"] is True
     assert default_storage.size(names["video"]) > final_take.video.size
+
+
+# -- export on approval ---------------------------------------------------------------------
+
+
+def test_an_approved_final_is_exported_once_with_a_signed_video_and_its_record(final_take, signing_settings):
+    take = take_export(take_id=final_take.pk)
+    assert take.export_signed and take.exported_at
+    assert take.export_video.name.startswith(f"takes/final/{take.public_id}/export/")
+    with take.export_record.open("rb") as handle:
+        record = json.load(handle)
+    assert record["c2pa_signed"] is True and record["review"] == "approved"
+    assert take.events.latest("id").detail == "exported as a C2PA-signed video with its provenance record"
+    assert take_export(take_id=take.pk) is None  # once
+
+
+def test_without_signing_the_export_is_the_video_itself_and_the_record(final_take, settings):
+    settings.C2PA_SIGNING_CERT_PATH = ""
+    take = take_export(take_id=final_take.pk)
+    assert not take.export_signed and take.export_video.name == take.video.name
+    assert default_storage.exists(take.export_record.name)
+
+
+def test_approved_drafts_are_not_exported(draft_take):
+    take_approve(take=draft_take)
+    assert take_export(take_id=draft_take.pk) is None
+
+
+def test_a_final_rejected_before_its_export_ran_is_not_exported(final_take):
+    take_reject(take=final_take)
+    assert take_export(take_id=final_take.pk) is None
+
+
+def test_the_card_and_the_api_offer_the_exported_final(final_take, settings, creator):
+    settings.C2PA_SIGNING_CERT_PATH = ""
+    card = render_to_string("studio/partials/take_card.html", {"take": final_take})
+    assert "Preparing the download with its provenance record" in card
+    take = take_export(take_id=final_take.pk)
+    card = render_to_string("studio/partials/take_card.html", {"take": take})
+    assert f'href="{take.export_record.url}" download>Provenance record</a>' in card
+    assert "C2PA signed" not in card
+    _, key = api_token_create(user=creator, name="test")
+    answer = Client(HTTP_AUTHORIZATION=f"Bearer {key}").get(f"/api/takes/{take.pk}").json()
+    assert answer["provenance_record_url"].endswith(take.export_record.url) and answer["export_signed"] is False

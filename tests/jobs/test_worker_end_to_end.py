@@ -74,3 +74,19 @@ def _png_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (90, 120, 200)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_approving_a_final_has_the_worker_export_it(catalog, worker):
+    from studio.services.takes import take_approve
+
+    creator = creator_create()
+    take = wait_until_finished(shot_take_request(user=creator, shot=shot_for(project_for(creator))).pk)
+    assert take.state == "ready", take.failure_reason
+    Generation.objects.filter(pk=take.pk).update(tier=Generation.Tier.FINAL)  # the render-final flow is tested apart
+    take_approve(take=Generation.objects.get(pk=take.pk))
+    deadline = time.monotonic() + 30
+    while not Generation.objects.filter(pk=take.pk, exported_at__isnull=False).exists():
+        assert time.monotonic() < deadline, "the approved final was never exported"
+        time.sleep(0.2)
+    take = Generation.objects.get(pk=take.pk)
+    assert take.export_record.storage.exists(take.export_record.name)
