@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from providers.adapters.fal import FalAdapter, request_id_of
+from providers.adapters.fal import FalAdapter, request_id_of, signatures
 from providers.adapters.fal.errors import classify
 from providers.base import (
     AuthenticationFailed,
@@ -35,6 +35,13 @@ API_KEY = "fal-key-id:fal-key-secret"
 def emulator():
     with FalEmulator(latency_seconds=1.2) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def fal_keys_forgotten():
+    """Each test starts with no cached fal keys and no recent refetch (both are kept per process)."""
+    signatures._jwks_cache.clear()
+    signatures._unknown_signer_refetched_at.clear()
 
 
 @pytest.fixture
@@ -362,6 +369,19 @@ def test_rotated_keys_are_picked_up_by_one_refetch(adapter, emulator):
     parse(adapter, signed_callback(emulator))
     fetches_after = sum(seen.path == "/.well-known/jwks.json" for seen in emulator.requests_seen)
     assert fetches_after == fetches_before + 1
+
+
+def jwks_fetches(emulator) -> int:
+    return sum(seen.path == "/.well-known/jwks.json" for seen in emulator.requests_seen)
+
+
+def test_a_flood_of_forged_callbacks_refetches_fals_keys_once_a_minute(adapter, emulator):
+    parse(adapter, signed_callback(emulator))  # caches the key
+    before = jwks_fetches(emulator)
+    for _ in range(5):
+        with pytest.raises(WebhookRejected):
+            parse(adapter, forged_signature(emulator))
+    assert jwks_fetches(emulator) == before + 1
 
 
 def test_callbacks_cannot_be_trusted_without_fal_keys(emulator):

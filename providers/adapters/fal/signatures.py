@@ -22,11 +22,15 @@ from providers.base import WebhookRejected
 DEFAULT_JWKS_URL = "https://rest.fal.ai/.well-known/jwks.json"
 TIMESTAMP_TOLERANCE_SECONDS = 300
 JWKS_MAX_AGE_SECONDS = 24 * 3600
+# An unknown signer may mean fal rotated its keys, or a forger: refetch for it at most this often,
+# so a flood of forged callbacks cannot make us hammer fal's JWKS endpoint.
+JWKS_UNKNOWN_SIGNER_REFETCH_SECONDS = 60
 SIGNATURE_HEADERS = ("x-fal-webhook-request-id", "x-fal-webhook-user-id", "x-fal-webhook-timestamp",
                      "x-fal-webhook-signature")
 
 # Shared by every adapter instance in the process: keys change rarely and workers build adapters often.
 _jwks_cache: dict[str, tuple[float, list[Ed25519PublicKey]]] = {}
+_unknown_signer_refetched_at: dict[str, float] = {}
 _jwks_lock = threading.Lock()
 
 
@@ -65,7 +69,7 @@ def _check_signature(signature: bytes, message: bytes, *, jwks_url: str, timeout
     keys, fetched_now = _cached_keys(jwks_url, timeout)
     if _signed_by_any(keys, signature, message):
         return
-    if not fetched_now and _signed_by_any(_refetch(jwks_url, timeout), signature, message):
+    if not fetched_now and _unknown_signer_refetch_due(jwks_url) and _signed_by_any(_refetch(jwks_url, timeout), signature, message):
         return
     raise WebhookRejected("fal callback signature does not match any of fal's keys")
 
@@ -86,6 +90,16 @@ def _cached_keys(jwks_url: str, timeout: float) -> tuple[list[Ed25519PublicKey],
     if cached and time.monotonic() - cached[0] < JWKS_MAX_AGE_SECONDS:
         return cached[1], False
     return _refetch(jwks_url, timeout), True
+
+
+def _unknown_signer_refetch_due(jwks_url: str) -> bool:
+    now = time.monotonic()
+    with _jwks_lock:
+        last = _unknown_signer_refetched_at.get(jwks_url)
+        if last is not None and now - last < JWKS_UNKNOWN_SIGNER_REFETCH_SECONDS:
+            return False
+        _unknown_signer_refetched_at[jwks_url] = now
+        return True
 
 
 def _refetch(jwks_url: str, timeout: float) -> list[Ed25519PublicKey]:
