@@ -11,6 +11,7 @@ the caller).
 
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -39,6 +40,7 @@ DEFAULT_BASE_URL = "https://api-singapore.klingai.com"  # China: https://api-bei
 TOKEN_LIFETIME_SECONDS = 1800
 TOKEN_NOT_BEFORE_SKEW_SECONDS = 5
 KINDS = ("text2video", "image2video")
+KINDS_REMEMBERED = 10_000  # a long-running worker polls many tasks; keep memory bounded
 
 STATES = {
     "submitted": JobState.QUEUED,
@@ -102,7 +104,8 @@ class KlingAdapter(VideoAdapter):
             base_url=base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             auth=KlingJWTAuth(access_key, secret_key),
         )
-        self._kinds: dict[str, str] = {}  # task id → endpoint, for tasks this process has seen
+        # Task id → endpoint, for the tasks this process saw last; a forgotten one is found by trying both.
+        self._kinds: OrderedDict[str, str] = OrderedDict()
 
     def submit(self, request: GenerationRequest) -> JobStatus:
         kind = "image2video" if request.image_url else "text2video"
@@ -112,8 +115,14 @@ class KlingAdapter(VideoAdapter):
             # docs: the query path takes task_id or external_task_id).
             response = self._send("GET", f"/v1/videos/{kind}/{quote(request.idempotency_key, safe='')}")
         status = task_status(task_data(response))
-        self._kinds[status.job_id] = kind
+        self._kind_remember(status.job_id, kind)
         return status
+
+    def _kind_remember(self, job_id: str, kind: str) -> None:
+        self._kinds[job_id] = kind
+        self._kinds.move_to_end(job_id)
+        while len(self._kinds) > KINDS_REMEMBERED:
+            self._kinds.popitem(last=False)
 
     def status(self, job_id: str) -> JobStatus:
         """Poll the task. Its endpoint is not in the job id: unknown ones try text2video first."""
@@ -123,7 +132,7 @@ class KlingAdapter(VideoAdapter):
             if known or not _is_missing(response):
                 break
         status = task_status(task_data(response))
-        self._kinds[job_id] = kind
+        self._kind_remember(job_id, kind)
         return status
 
     def parse_webhook(self, *, headers: dict[str, str], body: bytes) -> WebhookEvent:

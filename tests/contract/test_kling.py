@@ -8,6 +8,7 @@ import httpx
 import jwt
 import pytest
 
+from providers.adapters import kling
 from providers.adapters.kling import KlingAdapter
 from providers.base import (
     AuthenticationFailed,
@@ -164,6 +165,17 @@ def test_an_image_task_is_found_by_a_process_that_did_not_submit_it(adapter, emu
     assert status.job_id == job_id and status.state in (JobState.QUEUED, JobState.RUNNING)
     asked = [seen.path for seen in requests_to(emulator, "GET", "/v1/videos/")][-2:]
     assert asked == [f"/v1/videos/text2video/{job_id}", f"/v1/videos/image2video/{job_id}"]
+
+
+def test_a_worker_remembers_a_bounded_number_of_task_endpoints(adapter, emulator, monkeypatch):
+    monkeypatch.setattr(kling, "KINDS_REMEMBERED", 2)
+    first, second, third = (adapter.submit(take(image_url="https://example.com/first.png",
+                                                 idempotency_key=f"bounded-{n}")).job_id for n in range(3))
+    assert list(adapter._kinds) == [second, third]
+    adapter.status(first)  # forgotten: found again by trying both endpoints, then remembered
+    asked = [seen.path for seen in requests_to(emulator, "GET", "/v1/videos/")][-2:]
+    assert asked == [f"/v1/videos/text2video/{first}", f"/v1/videos/image2video/{first}"]
+    assert list(adapter._kinds) == [third, first]
 
 
 def test_a_retried_submit_returns_the_task_of_the_first_attempt(adapter, emulator):
