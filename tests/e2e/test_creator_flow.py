@@ -4,10 +4,12 @@ import re
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from playwright.sync_api import expect
 
 from jobs.models import Generation
 from studio.models import Shot
+from tests.factories import creator_create, project_for, shot_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -89,4 +91,57 @@ def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, wo
     expect(shot_card).to_contain_text("1 take")
     page.screenshot(path=screenshots / "04-storyboard-approved.png", full_page=True)
 
+    assert page.errors == []
+
+
+@pytest.fixture
+def two_shots(catalog) -> list[Shot]:
+    """A creator "mo" with a project of two shots, made before the browser fixture starts its event
+    loop in this thread (the services publish to Channels through async_to_sync on commit)."""
+    project = project_for(creator_create(username="mo"))
+    return [shot_for(project, title="Opening"), shot_for(project, title="The stall", camera="pan_right")]
+
+
+@pytest.fixture
+def logged_in_cookie(two_shots) -> dict:
+    """The session cookie of the shots' creator (daphne runs the production password hashers, so
+    a test user's fast test hash cannot log in through the form)."""
+    client = Client()
+    client.force_login(two_shots[0].project.owner)
+    return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+}
+
+
+def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_shots, logged_in_cookie, live_server_url,
+                                                                         worker, page, screenshots):
+    shots, project = two_shots, two_shots[0].project
+    page.context.add_cookies([logged_in_cookie | {"url": live_server_url}])
+
+    # The storyboard prices a draft of every shot before anything runs, then renders them live.
+    page.goto(f"/projects/{project.pk}/")
+    expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
+    bar = page.locator("#storyboard-drafts")
+    expect(bar).to_contain_text("2 shots without a draft")
+    bar.get_by_role("button", name=re.compile(r"^Draft 2 shots · \d+ credits$")).click()
+    for shot in shots:
+        expect(page.locator(f"#shot-{shot.pk} .shot-status")).to_have_attribute("data-status", "ready",
+                                                                                 timeout=RENDER_TIMEOUT_MS)
+    expect(bar).to_contain_text("Every shot has a draft")
+    page.screenshot(path=screenshots / "05-storyboard-drafted.png", full_page=True)
+
+    # Best of 2 on one shot: two new cards, and once both are scored one is marked best.
+    page.locator(f"#shot-{shots[0].pk} a").click()
+    expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
+    page.get_by_label("Several variations at once").select_option("2")
+    page.locator("form.best-of").get_by_role("button", name="Generate").click()
+    cards = page.locator(".take-card")
+    expect(cards).to_have_count(3)
+    for index in range(3):
+        expect(cards.nth(index).locator(".badge-state")).to_have_attribute("data-state", "ready",
+                                                                           timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator(".badge-best")).to_have_count(1)
+    expect(page.locator(".badge-best")).to_have_text("★ Best of 2")
+    batch = Generation.objects.filter(shot=shots[0], origin="best_of")
+    assert batch.count() == 2 and len({take.batch for take in batch}) == 1
+    page.screenshot(path=screenshots / "06-best-of-two.png", full_page=True)
     assert page.errors == []
