@@ -22,6 +22,7 @@ import base64
 import binascii
 import mimetypes
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -48,6 +49,7 @@ API_VERSION = "v1"  # the documented REST version; the SDK itself uses v1beta1
 OPERATION_NAME = re.compile(
     r"^projects/[^/]+/locations/[^/]+/publishers/google/models/(?P<model>[\w.-]+)/operations/[\w-]+$")
 SEED_RANGE = range(0, 2**32)  # Vertex: uint32
+INLINE_VIDEOS_KEPT = 2  # base64 videos of a few MB each, held from a poll to the download after it
 GCS_NOT_CONFIGURED = ("Vertex stored this video in Google Cloud Storage ({uri}); downloading GCS outputs "
                       "(parameters.storageUri) needs GCS credentials and download support that this "
                       "installation does not configure, so the video cannot be fetched.")
@@ -81,6 +83,9 @@ class GoogleVertexAdapter(VideoAdapter):
         self._models_path = (f"{self.base_url}/{API_VERSION}/projects/{quote(project, safe='')}"
                              f"/locations/{quote(location, safe='')}/publishers/google/models")
         self._http = _bearer_client(access_token, httpx.URL(self.base_url), timeout)
+        # The poll that finds an operation done already holds its inline video; the download that
+        # follows in the same task takes it from here instead of fetching the operation again.
+        self._inline_videos: OrderedDict[str, str] = OrderedDict()
 
     def submit(self, request: GenerationRequest) -> JobStatus:
         body = predict_body(request, self._http)
@@ -91,10 +96,20 @@ class GoogleVertexAdapter(VideoAdapter):
         return JobStatus(job_id=name, state=JobState.QUEUED, raw_status="submitted")
 
     def status(self, job_id: str) -> JobStatus:
-        return operation_status(job_id, self._operation(job_id))
+        operation = self._operation(job_id)
+        status = operation_status(job_id, operation)
+        video = finished_video(operation) if status.state == JobState.SUCCEEDED else None
+        if video is not None and isinstance(video.get("bytesBase64Encoded"), str):
+            self._inline_videos[job_id] = video["bytesBase64Encoded"]
+            while len(self._inline_videos) > INLINE_VIDEOS_KEPT:
+                self._inline_videos.popitem(last=False)
+        return status
 
     def fetch_output(self, status: JobStatus, destination: Path, *, max_bytes: int) -> Path:
         url = status.output_url
+        kept = self._inline_videos.pop(status.job_id, None)
+        if not url and kept is not None:
+            return write_inline_video(kept, destination, max_bytes=max_bytes)
         if not url:  # inline bytes are not carried in JobStatus: fetch the finished operation again
             video = finished_video(self._operation(status.job_id))
             if video is None:

@@ -97,11 +97,22 @@ def test_submit_poll_and_fetch_a_real_inline_video(adapter, emulator, tmp_path):
     assert all(status.progress is None for status in observed[:-1])  # Veo reports no progress
     assert observed[-1].progress == 100 and observed[-1].output_url is None  # the bytes came inline
 
+    polls = len(seen(emulator, ":fetchPredictOperation"))
     video = adapter.fetch_output(observed[-1], tmp_path / "take.mp4", max_bytes=50_000_000)
+    assert len(seen(emulator, ":fetchPredictOperation")) == polls  # the poll's inline bytes were kept
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         assert stream.width > stream.height  # 16:9
         assert next(container.decode(stream)) is not None
+
+
+def test_a_download_without_the_polls_bytes_fetches_the_operation_again(adapter, emulator, tmp_path):
+    done = finished(adapter, emulator)
+    another_worker = GoogleVertexAdapter(access_token=TOKEN, project=PROJECT, location=LOCATION, base_url=emulator.url)
+    polls = len(seen(emulator, ":fetchPredictOperation"))
+    video = another_worker.fetch_output(done, tmp_path / "take.mp4", max_bytes=50_000_000)
+    assert len(seen(emulator, ":fetchPredictOperation")) == polls + 1
+    assert video.stat().st_size > 1_000
 
 
 def test_inline_videos_over_the_size_cap_are_refused(adapter, emulator, tmp_path):
