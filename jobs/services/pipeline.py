@@ -16,7 +16,6 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -26,6 +25,7 @@ from django.utils import timezone
 from billing.services import (
     credits_capture, credits_refund_broken_output, credits_refund_safety_blocked, credits_release,
 )
+from jobs.claims import take_evaluation_claim, work_claimed
 from jobs.compiler import ShotSpec
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition
@@ -185,20 +185,19 @@ def take_evaluate(*, take_id: int) -> None:
     Safe to run twice: one worker at a time evaluates a take, and a take no longer evaluating is
     left alone, but for finishing a regeneration that a crash interrupted.
     """
-    claim = f"take-evaluate:{take_id}"
-    if not cache.add(claim, "evaluating", timeout=EVALUATION_CLAIM_SECONDS):
-        return  # another worker is evaluating it right now
-    try:
-        take = Generation.objects.select_related("provider_model").get(pk=take_id)
-        if take.state == TakeState.EVALUATING:
-            _evaluate_stored(take)
-        elif take_failed_a_check(take):
-            take_regenerate(take_id=take_id)
-    except Exception:
-        logger.exception("evaluating take %s crashed", take_id)
-        take_fail(take_id=take_id, reason="Something went wrong on our side while checking the video. Your credits were released.")
-    finally:
-        cache.delete(claim)
+    with work_claimed(take_evaluation_claim(take_id), seconds=EVALUATION_CLAIM_SECONDS) as claimed:
+        if not claimed:
+            return  # another worker is evaluating it right now
+        try:
+            take = Generation.objects.select_related("provider_model").get(pk=take_id)
+            if take.state == TakeState.EVALUATING:
+                _evaluate_stored(take)
+            elif take_failed_a_check(take):
+                take_regenerate(take_id=take_id)
+        except Exception:
+            logger.exception("evaluating take %s crashed", take_id)
+            take_fail(take_id=take_id,
+                      reason="Something went wrong on our side while checking the video. Your credits were released.")
 
 
 def _evaluate_stored(take: Generation) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import av
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.claims import take_download_claim, work_claimed
 from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition
@@ -189,10 +189,6 @@ def take_apply_status(*, take: Generation, attempt: Attempt, status: JobStatus) 
 DOWNLOAD_CLAIM_SECONDS = settings.PROVIDER_DOWNLOAD_MAX_SECONDS + 60
 
 
-def take_download_claim(take_id: int) -> str:
-    return f"take-download:{take_id}"
-
-
 def _download_resume(take: Generation) -> float | None:
     """Fetch the finished video again after the worker downloading it died (reconcile queued
     this poll). The vendor is asked for the job once more: its output URL may have expired."""
@@ -216,13 +212,9 @@ def _download_resume(take: Generation) -> float | None:
 
 
 def _download_and_finish(take: Generation, attempt: Attempt, status: JobStatus) -> None:
-    claim = take_download_claim(take.pk)
-    if not cache.add(claim, "downloading", timeout=DOWNLOAD_CLAIM_SECONDS):
-        return  # a duplicate poll or callback: another worker is fetching this video right now
-    try:
-        _download(take, attempt, status)
-    finally:
-        cache.delete(claim)
+    with work_claimed(take_download_claim(take.pk), seconds=DOWNLOAD_CLAIM_SECONDS) as claimed:
+        if claimed:  # else a duplicate poll or callback: another worker is fetching this video right now
+            _download(take, attempt, status)
 
 
 def _download(take: Generation, attempt: Attempt, status: JobStatus) -> None:

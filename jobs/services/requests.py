@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.utils import timezone
 from billing.plans import plan_markup
 from billing.pricing import provider_cost_usd_micros, take_price_credits
 from billing.services import credits_reserve
+from jobs.claims import work_claimed
 from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
@@ -247,12 +247,10 @@ IDEMPOTENCY_CLAIM_SECONDS = 60  # longer than any take request takes; frees the 
 @contextmanager
 def _idempotency_key_claimed(*, owner_id: int, idempotency_key: str) -> Iterator[None]:
     claim = "take-request:" + hashlib.sha256(f"{owner_id}:{idempotency_key}".encode()).hexdigest()
-    if not cache.add(claim, "in progress", timeout=IDEMPOTENCY_CLAIM_SECONDS):
-        raise IdempotencyKeyInProgress()
-    try:
+    with work_claimed(claim, seconds=IDEMPOTENCY_CLAIM_SECONDS) as claimed:
+        if not claimed:
+            raise IdempotencyKeyInProgress()
         yield
-    finally:
-        cache.delete(claim)
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry, Reservation
 from billing.selectors import credit_accounts_out_of_balance
+from jobs.claims import take_evaluation_claim
 from jobs.models import Generation
 from jobs.services.pipeline import take_evaluate, take_run, takes_reap_stalled
 from jobs.services.reconcile import EVALUATION_QUIET_SECONDS, EVALUATION_REQUEUES, takes_reconcile
@@ -73,10 +74,10 @@ def test_evaluation_reads_the_video_as_stored(catalog, creator, shot, tmp_path):
 def test_only_one_worker_evaluates_a_take_at_a_time(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
     take_run(take_id=take.pk)
-    cache.add(f"take-evaluate:{take.pk}", "evaluating")  # another worker is on it
+    cache.add(take_evaluation_claim(take.pk), "evaluating")  # another worker is on it
     take_evaluate(take_id=take.pk)
     assert Generation.objects.get(pk=take.pk).state == "evaluating"
-    cache.delete(f"take-evaluate:{take.pk}")
+    cache.delete(take_evaluation_claim(take.pk))
     take_evaluate(take_id=take.pk)
     assert Generation.objects.get(pk=take.pk).state == "ready"
 

@@ -33,13 +33,13 @@ from django.utils import timezone
 
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
+from jobs.claims import take_download_claim, take_evaluation_claim
 from jobs.models import Attempt, Generation
 from jobs.services.dispatch import take_advance
 from jobs.services.pipeline import EVALUATION_CLAIM_SECONDS, takes_reap_stalled
 from jobs.services.reconcile import (
     DOWNLOAD_QUIET_SECONDS, EVALUATION_QUIET_SECONDS, EVALUATION_REQUEUES, QUIET_SECONDS, takes_reconcile,
 )
-from jobs.services.remote import take_download_claim
 from jobs.tasks import take_run_task, takes_reconcile_task
 from providers import health
 from providers.emulators.sandbox import emulator_create
@@ -227,17 +227,12 @@ def killed_at(hold, workers):
 def kill_while_evaluating(worker: subprocess.Popen, *, take_id: int) -> None:
     """Kill the worker once it has claimed the take's evaluation (take_evaluate's first step): frozen
     (SIGSTOP) the moment the claim shows, checked to be still evaluating, then killed."""
-    claim = evaluation_claim(take_id)
+    claim = take_evaluation_claim(take_id)
     wait_until(lambda: cache.get(claim) is not None, what="a worker claiming the evaluation", timeout=60, interval=0.02)
     worker.send_signal(SIGSTOP)
     frozen_in = Generation.objects.values_list("state", flat=True).get(pk=take_id)
     kill(worker)
     assert frozen_in == "evaluating", f"the take was already {frozen_in} when the worker froze"
-
-
-def evaluation_claim(take_id: int) -> str:
-    """The cache key by which one worker at a time evaluates a take (jobs.services.pipeline.take_evaluate)."""
-    return f"take-evaluate:{take_id}"
 
 
 @contextmanager
@@ -375,7 +370,7 @@ def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_claim_laps
     wait_until_broker_idle(besides=killed)
     # The dead worker's claim on the evaluation outlives it: the requeued evaluation stands aside…
     assert Generation.objects.get(pk=take.pk).state == "evaluating"
-    cache.delete(evaluation_claim(take.pk))  # …until the claim's EVALUATION_CLAIM_SECONDS run out
+    cache.delete(take_evaluation_claim(take.pk))  # …until the claim's EVALUATION_CLAIM_SECONDS run out
     assert takes_reconcile(now=later + EVALUATION_QUIET) == {"polled": 0, "requeued": 1}
     wait_until_finished(take.pk)
     redeliver(killed)  # an hour on: evaluating a settled take again does nothing

@@ -12,10 +12,11 @@ from django.core.cache import cache
 
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
+from jobs.claims import take_download_claim
 from jobs.models import Attempt, Generation
 from jobs.services.dispatch import take_advance
 from jobs.services.pipeline import take_evaluate
-from jobs.services.remote import RetryLater, take_download_claim, take_poll
+from jobs.services.remote import RetryLater, take_poll
 from jobs.services.transitions import take_transition
 from providers import health
 from providers.emulators.sandbox import emulator_create
