@@ -88,7 +88,6 @@ class Generation(models.Model):
     files_expired_at = models.DateTimeField(null=True, blank=True, help_text="Draft files deleted under the retention rule")
     export_video = models.FileField(max_length=255, blank=True, help_text="An approved final as exported: C2PA-signed when signing is configured")
     export_record = models.FileField(max_length=255, blank=True, help_text="The exported final's provenance record (sidecar JSON)")
-    export_signed = models.BooleanField(default=False, help_text="The exported video carries a signed C2PA manifest")
     exported_at = models.DateTimeField(null=True, blank=True)
     evaluation = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
@@ -118,6 +117,11 @@ class Generation(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def export_signed(self) -> bool:
+        """The export is a C2PA-signed copy; unsigned, the take's own video is exported as it is."""
+        return bool(self.export_video) and self.export_video.name != self.video.name
 
     @property
     def refused_by_policy(self) -> bool:

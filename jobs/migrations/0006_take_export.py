@@ -17,11 +17,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='generation',
-            name='export_signed',
-            field=models.BooleanField(default=False, help_text='The exported video carries a signed C2PA manifest'),
-        ),
-        migrations.AddField(
-            model_name='generation',
             name='export_video',
             field=models.FileField(blank=True, help_text='An approved final as exported: C2PA-signed when signing is configured', max_length=255, upload_to=''),
         ),

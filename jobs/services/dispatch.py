@@ -3,8 +3,7 @@
 from jobs.models import Generation
 from jobs.services.pipeline import take_run
 from jobs.services.remote import take_submit
-
-LOCAL_FAMILIES = frozenset({"local_animatic", "self_hosted"})
+from providers.registry import LOCAL_FAMILIES
 
 
 def take_advance(*, take_id: int) -> float | None:

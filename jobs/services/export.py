@@ -32,15 +32,13 @@ def take_export(*, take_id: int) -> Generation | None:
     if take.exported_at or not take_exportable(take):
         return None
     names = take_export_store(take)
-    return _take_export_record(take, video=names["video"], record=names["sidecar"],
-                               signed=names["video"] != take.video.name)
+    return _take_export_record(take, video=names["video"], record=names["sidecar"])
 
 
 @transaction.atomic
-def _take_export_record(take: Generation, *, video: str, record: str, signed: bool) -> Generation:
-    Generation.objects.filter(pk=take.pk).update(export_video=video, export_record=record, export_signed=signed,
-                                                 exported_at=timezone.now())
-    how = "a C2PA-signed video" if signed else "the video"
+def _take_export_record(take: Generation, *, video: str, record: str) -> Generation:
+    Generation.objects.filter(pk=take.pk).update(export_video=video, export_record=record, exported_at=timezone.now())
+    how = "a C2PA-signed video" if video != take.video.name else "the video"
     GenerationEvent.objects.create(generation=take, from_state=take.state, to_state=take.state,
                                    detail=f"exported as {how} with its provenance record")
     take_changed_publish_on_commit(group=take.notify_group, take_id=take.pk)

@@ -18,6 +18,7 @@ from jobs.services.pipeline import take_evaluation_enqueue_on_commit
 from jobs.services.remote import DOWNLOAD_CLAIM_SECONDS
 from jobs.services.requests import take_queue_for
 from jobs.states import TakeState
+from providers.registry import LOCAL_FAMILIES
 
 QUIET_SECONDS = 90  # longer than any poll interval (30 s) plus a slow submit
 # An evaluation waiting its turn on a busy queue is not lost: each time it is queued again its
@@ -27,7 +28,6 @@ EVALUATION_REQUEUES = 10
 # A download holds its claim while it may still be running; past that its worker is gone.
 DOWNLOAD_QUIET_SECONDS = DOWNLOAD_CLAIM_SECONDS + 30
 DOWNLOAD_RESUMES = 3
-LOCAL_FAMILIES = ["local_animatic", "self_hosted"]
 
 
 def takes_reconcile(*, now=None) -> dict[str, int]:
