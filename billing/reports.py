@@ -1,7 +1,7 @@
 """Read-only reports over credits: spend charts for creators, margin and reconciliation for ops.
 
 Spend by provider and margins need to know which provider rendered a charged take. That lives on
-`jobs.Generation`, which billing must not import, so these reports read it through the app
+`jobs.Take`, which billing must not import, so these reports read it through the app
 registry by label (read-only; billing never writes jobs' rows).
 """
 
@@ -46,8 +46,8 @@ def credit_spend_by_day(*, user_id: int, days: int = 30, today: date | None = No
 
 
 def _charged_takes():
-    Generation = apps.get_model("jobs", "Generation")
-    return Generation.objects.filter(reservation__state=Reservation.State.CAPTURED)
+    Take = apps.get_model("jobs", "Take")
+    return Take.objects.filter(reservation__state=Reservation.State.CAPTURED)
 
 
 def credit_spend_by_provider(*, user_id: int, days: int = 30) -> list[Bar]:

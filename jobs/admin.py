@@ -2,14 +2,13 @@ from django.contrib import admin
 from django.shortcuts import render
 from django.urls import path
 
+from jobs.models import Attempt, Take, TakeEvent, WebhookDelivery
 from jobs.selectors import attempt_outcomes_by_model
 from providers.selectors import health_window_start, provider_health_rows
 
-from jobs.models import Attempt, Generation, GenerationEvent, WebhookDelivery
 
-
-class GenerationEventInline(admin.TabularInline):
-    model = GenerationEvent
+class TakeEventInline(admin.TabularInline):
+    model = TakeEvent
     fields = ("created_at", "from_state", "to_state", "detail")
     readonly_fields = fields
     extra = 0
@@ -30,8 +29,8 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-@admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+@admin.register(Take)
+class TakeAdmin(admin.ModelAdmin):
     """Takes are read-only here: every state change goes through the pipeline's services."""
 
     list_display = ("id", "shot", "owner", "tier", "state", "progress", "review", "provider_model", "price_credits", "sandbox", "created_at")
@@ -39,11 +38,16 @@ class GenerationAdmin(admin.ModelAdmin):
     search_fields = ("public_id", "owner__username", "shot__title", "compiled_prompt", "failure_reason")
     list_select_related = ("shot", "owner", "provider_model")
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Generation._meta.fields] + ["stage_durations"]
-    inlines = [AttemptInline, GenerationEventInline]
+    readonly_fields = [field.name for field in Take._meta.fields] + ["stage_durations", "media_work"]
+    inlines = [AttemptInline, TakeEventInline]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Media work per stage")
+    def media_work(self, take):
+        return "; ".join(f"{stage}: {seconds['wall']:.2f} s wall, {seconds['cpu']:.2f} s CPU"
+                         for stage, seconds in take.stage_seconds.items()) or "—"
 
     @admin.display(description="Time in each state")
     def stage_durations(self, take):
@@ -54,14 +58,14 @@ class GenerationAdmin(admin.ModelAdmin):
         return "; ".join(rows) or "—"
 
 
-@admin.register(GenerationEvent)
-class GenerationEventAdmin(admin.ModelAdmin):
+@admin.register(TakeEvent)
+class TakeEventAdmin(admin.ModelAdmin):
     """The append-only state history of every take."""
 
-    list_display = ("created_at", "generation", "from_state", "to_state", "detail")
+    list_display = ("created_at", "take", "from_state", "to_state", "detail")
     list_filter = ("to_state", "from_state")
-    search_fields = ("generation__public_id", "detail")
-    list_select_related = ("generation",)
+    search_fields = ("take__public_id", "detail")
+    list_select_related = ("take",)
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
@@ -87,10 +91,10 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyModelAdmin):
-    list_display = ("generation", "number", "provider_model", "state", "error_kind", "polls", "created_at", "finished_at")
+    list_display = ("take", "number", "provider_model", "state", "error_kind", "polls", "created_at", "finished_at")
     list_filter = ("state", "error_kind", "provider_model")
-    search_fields = ("provider_job_id", "generation__public_id", "error_message")
-    list_select_related = ("generation", "provider_model")
+    search_fields = ("provider_job_id", "take__public_id", "error_message")
+    list_select_related = ("take", "provider_model")
     date_hierarchy = "created_at"
 
     def get_urls(self):
@@ -107,7 +111,7 @@ class AttemptAdmin(ReadOnlyModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
-    list_display = ("created_at", "api_family", "event_id", "generation")
+    list_display = ("created_at", "api_family", "event_id", "take")
     list_filter = ("api_family",)
-    search_fields = ("event_id", "generation__public_id")
-    list_select_related = ("generation",)
+    search_fields = ("event_id", "take__public_id")
+    list_select_related = ("take",)

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class JobsConfig(AppConfig):
     name = "jobs"
-    verbose_name = "Generation pipeline"
+    verbose_name = "Take pipeline"

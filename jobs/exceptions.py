@@ -31,3 +31,7 @@ class IdempotencyKeyInProgress(TakeError):
 
 class IllegalTransition(TakeError):
     pass
+
+
+class LeaseLost(Exception):
+    """Another worker took this take's stage over (ours went quiet too long): stop, change nothing."""

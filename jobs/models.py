@@ -1,4 +1,4 @@
-"""A take (Generation) and its append-only history of state changes."""
+"""A take and its append-only history of state changes, attempts at providers and callbacks heard."""
 
 import uuid
 
@@ -9,11 +9,11 @@ from django.db.models import Q
 from jobs.states import TERMINAL_STATES, TakeState
 
 
-def take_output_path(instance: "Generation", filename: str) -> str:
+def take_output_path(instance: "Take", filename: str) -> str:
     return f"takes/{instance.tier}/{instance.public_id}/{filename}"
 
 
-class Generation(models.Model):
+class Take(models.Model):
     """One attempt at rendering a shot ("a take")."""
 
     OUTPUT_FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
@@ -33,6 +33,10 @@ class Generation(models.Model):
         RENDER_FINAL = "render_final", "Final render of a draft"
         OTHER_PROVIDER = "other_provider", "Another provider after a refusal"
         REGENERATION = "regeneration", "Regenerated after a failed check"
+
+    class Regeneration(models.TextChoices):
+        REQUESTED = "requested", "Replacement requested"
+        DECLINED = "declined", "Not regenerated"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="takes")
@@ -89,17 +93,45 @@ class Generation(models.Model):
     export_video = models.FileField(max_length=255, blank=True, help_text="An approved final as exported: C2PA-signed when signing is configured")
     export_record = models.FileField(max_length=255, blank=True, help_text="The exported final's provenance record (sidecar JSON)")
     exported_at = models.DateTimeField(null=True, blank=True)
+    export_resends = models.PositiveSmallIntegerField(default=0, help_text="Times recovery sent a lost export again")
     evaluation = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
 
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How the pipeline keeps a take moving; see jobs/pipeline/__init__.py for the whole road.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The take's last sign of life")
+    wake_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When recovery drives the take's current stage again if nothing else has: the next poll, "
+                  "a retry's time, or the end of the running worker's lease",
+    )
+    lease_token = models.CharField(max_length=32, blank=True,
+                                   help_text="The worker now running the take's current stage (empty: none)")
+    recoveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times recovery restarted the current stage after its worker died; reset at each state change",
+    )
+    deliveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times recovery sent the current stage's task again because none started; reset at each state change",
+    )
+    throttled_since = models.DateTimeField(
+        null=True, blank=True, help_text="Since when the take has waited for a provider's rate limit or free slot",
+    )
+    regeneration = models.CharField(
+        max_length=10, choices=Regeneration.choices, blank=True,
+        help_text="For a take that failed a check: whether a replacement was requested, or why not (failure_reason)",
+    )
+    stage_seconds = models.JSONField(
+        default=dict, blank=True, help_text="Media work per stage: {stage: {wall, cpu}} in seconds",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "heartbeat_at"], name="take_state_heartbeat")]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"], name="take_state_heartbeat"),
+            models.Index(fields=["state", "wake_at"], name="take_state_wake"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["owner", "idempotency_key"], name="take_idempotency_key_unique_per_owner"),
             models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=100), name="take_progress_percent"),
@@ -133,7 +165,7 @@ class Generation(models.Model):
         """(rank by score among its batch's ready takes, batch size) for a ready best-of-N take."""
         if not self.batch or self.state != TakeState.READY:
             return None
-        siblings = Generation.objects.filter(batch=self.batch, owner_id=self.owner_id)
+        siblings = Take.objects.filter(batch=self.batch, owner_id=self.owner_id)
         # Equal scores rank the earlier take first, so exactly one take of a batch is "best".
         ranked = sorted(siblings.filter(state=TakeState.READY), key=lambda take: (-take_score(take), take.pk))
         return [take.pk for take in ranked].index(self.pk) + 1, siblings.count()
@@ -147,16 +179,16 @@ class Generation(models.Model):
         return event.detail if event else ""
 
 
-def take_score(take: Generation) -> float:
+def take_score(take: Take) -> float:
     """The aggregate evaluation score, lowest when the evaluation could not give one."""
     aggregate = (take.evaluation or {}).get("aggregate")
     return float(aggregate) if aggregate is not None else -1.0
 
 
-class GenerationEvent(models.Model):
+class TakeEvent(models.Model):
     """One state change of a take. Append-only; per-stage durations are derived from these."""
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
+    take = models.ForeignKey(Take, on_delete=models.CASCADE, related_name="events")
     from_state = models.CharField(max_length=16, blank=True)
     to_state = models.CharField(max_length=16)
     detail = models.CharField(max_length=500, blank=True)
@@ -179,7 +211,7 @@ class Attempt(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="attempts")
+    take = models.ForeignKey(Take, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveSmallIntegerField()
     provider_model = models.ForeignKey("providers.ProviderModel", on_delete=models.PROTECT, related_name="attempts")
     provider_job_id = models.CharField(max_length=200, blank=True)
@@ -191,9 +223,9 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["generation", "number"]
+        ordering = ["take", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["generation", "number"], name="attempt_number_unique_per_take"),
+            models.UniqueConstraint(fields=["take", "number"], name="attempt_number_unique_per_take"),
             models.UniqueConstraint(fields=["provider_model", "provider_job_id"], condition=~Q(provider_job_id=""),
                                     name="attempt_provider_job_unique"),
             models.CheckConstraint(condition=Q(state__in=["submitting", "running", "succeeded", "failed", "cancelled"]),
@@ -201,7 +233,7 @@ class Attempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Take {self.generation_id} attempt {self.number} at {self.provider_model_id}"
+        return f"Take {self.take_id} attempt {self.number} at {self.provider_model_id}"
 
     @property
     def latency_seconds(self) -> float | None:
@@ -213,7 +245,7 @@ class WebhookDelivery(models.Model):
 
     api_family = models.CharField(max_length=40)
     event_id = models.CharField(max_length=200)
-    generation = models.ForeignKey(Generation, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
+    take = models.ForeignKey(Take, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from jobs.models import Generation
+from jobs.models import Take
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class ProvenanceExport:
 # -- the record -----------------------------------------------------------------------------
 
 
-def take_provenance(take: Generation, *, video_sha256: str | None = None) -> dict:
+def take_provenance(take: Take, *, video_sha256: str | None = None) -> dict:
     """The provenance record of one take, JSON-serialisable."""
     model, price = take.provider_model, take.provider_price
     return {
@@ -89,14 +89,14 @@ def _iso(moment) -> str | None:
 # -- the export -----------------------------------------------------------------------------
 
 
-def provenance_export(take: Generation, *, video_path: Path, output_dir: Path) -> ProvenanceExport:
+def provenance_export(take: Take, *, video_path: Path, output_dir: Path) -> ProvenanceExport:
     """Write the sidecar JSON and, for a final with a signer configured, a C2PA-signed MP4."""
     output_dir.mkdir(parents=True, exist_ok=True)
     stem = f"shotcraft-{take.public_id}"
     with video_path.open("rb") as handle:
         record = take_provenance(take, video_sha256=_sha256(handle))
     exported, signed = video_path, False
-    signer = c2pa_signer() if take.tier == Generation.Tier.FINAL and _is_mp4(video_path) else None
+    signer = c2pa_signer() if take.tier == Take.Tier.FINAL and _is_mp4(video_path) else None
     if signer is not None:
         target = output_dir / f"{stem}.mp4"
         try:
@@ -112,7 +112,7 @@ def provenance_export(take: Generation, *, video_path: Path, output_dir: Path) -
     return ProvenanceExport(video_path=exported, sidecar_path=sidecar, signed=signed)
 
 
-def take_export_store(take: Generation) -> dict[str, str]:
+def take_export_store(take: Take) -> dict[str, str]:
     """Export a stored take and store the results beside it: {"video": name, "sidecar": name}."""
     with tempfile.TemporaryDirectory(prefix=f"export-{take.pk}-") as workdir:
         source = Path(workdir) / "take.mp4"

@@ -1,4 +1,4 @@
-"""The take lifecycle as data. `jobs.services.transitions.take_transition` is the only writer."""
+"""The take lifecycle as data. `jobs.pipeline.transitions.take_transition` is the only writer."""
 
 from django.db import models
 
@@ -40,3 +40,23 @@ ACTIVE_STATES = frozenset(set(TakeState) - TERMINAL_STATES)
 
 def is_allowed(from_state: str, to_state: str) -> bool:
     return to_state in ALLOWED_TRANSITIONS[from_state]
+
+
+class Stage:
+    """The pipeline's stages, in the order a take passes them; each is a task of its own."""
+
+    SUBMIT = "submit"
+    POLL = "poll"
+    DOWNLOAD = "download"
+    EVALUATE = "evaluate"
+
+
+# Which stage moves a take on from each working state (what recovery runs when a take goes quiet).
+STAGE_FOR_STATE: dict[str, str] = {
+    TakeState.QUEUED: Stage.SUBMIT,
+    TakeState.ROUTING: Stage.SUBMIT,
+    TakeState.SUBMITTING: Stage.SUBMIT,
+    TakeState.GENERATING: Stage.POLL,
+    TakeState.DOWNLOADING: Stage.DOWNLOAD,
+    TakeState.EVALUATING: Stage.EVALUATE,
+}

@@ -12,12 +12,24 @@ from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from billing.selectors import credit_account_for_user
-from jobs.services import cancel as cancel_service
+from jobs.pipeline import settle
 from studio import selectors
 from studio.auth_tokens import api_token_auth
 from studio.schemas import (
-    BestOfIn, CreditsOut, ErrorOut, InsufficientCreditsOut, ProjectIn, ProjectOut, QuoteOut, ShotCreateIn, ShotOut,
-    ShotPatchIn, TakeDetailOut, TakeOut, UnprocessableOut, ValidationErrorOut,
+    BestOfIn,
+    CreditsOut,
+    ErrorOut,
+    InsufficientCreditsOut,
+    ProjectIn,
+    ProjectOut,
+    QuoteOut,
+    ShotCreateIn,
+    ShotOut,
+    ShotPatchIn,
+    TakeDetailOut,
+    TakeOut,
+    UnprocessableOut,
+    ValidationErrorOut,
 )
 from studio.services import projects as project_services
 from studio.services import takes as take_services
@@ -213,7 +225,7 @@ def take_reject(request, take_id: int):
 def take_cancel(request, take_id: int):
     """Stop a queued or generating take (the vendor is told where it can be) and release its credits."""
     take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
-    cancel_service.take_cancel(take_id=take.pk)
+    settle.take_cancel(take_id=take.pk)
     return selectors.take_get_for_user(user=request.auth, take_id=take.pk)
 
 

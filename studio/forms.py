@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
-from jobs.services.requests import BEST_OF_MAX
+from jobs.pipeline.request import BEST_OF_MAX
 from studio.models import CharacterReference, Project, Shot
 from studio.services.storyboard import DraftScope
 

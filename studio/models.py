@@ -110,7 +110,7 @@ class Shot(models.Model):
     aspect_ratio = models.CharField(max_length=8, choices=AspectRatio.choices, default=AspectRatio.LANDSCAPE)
     characters = models.ManyToManyField(CharacterReference, blank=True, related_name="shots")
     approved_take = models.OneToOneField(
-        "jobs.Generation", null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_for"
+        "jobs.Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_for"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,7 +11,7 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from jobs.models import Generation
+from jobs.models import Take
 from jobs.states import TakeState
 from studio.models import Project, Shot
 
@@ -156,15 +156,15 @@ class TakeOut(Schema):
     id: int
     public_id: UUID
     shot_id: int
-    tier: str = Field(json_schema_extra={"enum": Generation.Tier.values})
+    tier: str = Field(json_schema_extra={"enum": Take.Tier.values})
     state: str = Field(json_schema_extra={"enum": TakeState.values})
     progress: int = Field(description="Percent, 0–100")
-    review: str = Field(json_schema_extra={"enum": Generation.Review.values})
+    review: str = Field(json_schema_extra={"enum": Take.Review.values})
     provider: ProviderOut | None
     why: str = Field(description="Why the provider was chosen")
     price_credits: int
     failure_reason: str
-    origin: str = Field(json_schema_extra={"enum": Generation.Origin.values},
+    origin: str = Field(json_schema_extra={"enum": Take.Origin.values},
                         description="How the take came about: a request, best of N, a final of a draft, …")
     source_take_id: int | None = Field(description="The draft a final renders, or the take this one replaces")
     batch: UUID | None = Field(description="Shared by the takes of one best-of-N request")
@@ -182,32 +182,32 @@ class TakeOut(Schema):
     finished_at: datetime | None
 
     @staticmethod
-    def resolve_provider(obj: Generation):
+    def resolve_provider(obj: Take):
         return obj.provider_model
 
     @staticmethod
-    def resolve_why(obj: Generation) -> str:
+    def resolve_why(obj: Take) -> str:
         chosen = obj.route_plan.get("chosen") or [{}]
         return chosen[0].get("reason", "")
 
     @staticmethod
-    def resolve_video_url(obj: Generation, context) -> str | None:
+    def resolve_video_url(obj: Take, context) -> str | None:
         return _ready_file_url(obj, obj.video, context)
 
     @staticmethod
-    def resolve_poster_url(obj: Generation, context) -> str | None:
+    def resolve_poster_url(obj: Take, context) -> str | None:
         return _ready_file_url(obj, obj.poster, context)
 
     @staticmethod
-    def resolve_thumbnail_url(obj: Generation, context) -> str | None:
+    def resolve_thumbnail_url(obj: Take, context) -> str | None:
         return _ready_file_url(obj, obj.thumbnail, context)
 
     @staticmethod
-    def resolve_export_video_url(obj: Generation, context) -> str | None:
+    def resolve_export_video_url(obj: Take, context) -> str | None:
         return _ready_file_url(obj, obj.export_video, context)
 
     @staticmethod
-    def resolve_provenance_record_url(obj: Generation, context) -> str | None:
+    def resolve_provenance_record_url(obj: Take, context) -> str | None:
         return _ready_file_url(obj, obj.export_record, context)
 
 
@@ -215,7 +215,7 @@ class TakeDetailOut(TakeOut):
     history: list[TakeEventOut] = Field(description="Every state change, oldest first")
 
     @staticmethod
-    def resolve_history(obj: Generation):
+    def resolve_history(obj: Take):
         return obj.events.all()
 
 
@@ -226,7 +226,7 @@ class CreditsOut(Schema):
     low_balance: bool = Field(default=False, description="Below the low-balance warning line")
 
 
-def _ready_file_url(take: Generation, field, context) -> str | None:
+def _ready_file_url(take: Take, field, context) -> str | None:
     if take.state != TakeState.READY or not field:
         return None
     return context["request"].build_absolute_uri(field.url)

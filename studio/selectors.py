@@ -3,7 +3,7 @@
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from jobs.models import Generation
+from jobs.models import Take
 from jobs.states import ACTIVE_STATES, TakeState
 from studio.models import CharacterReference, Project, Shot
 
@@ -26,9 +26,9 @@ def shot_get_for_user(*, user, shot_id: int) -> Shot:
     return shot
 
 
-def take_get_for_user(*, user, take_id: int) -> Generation:
+def take_get_for_user(*, user, take_id: int) -> Take:
     take = (
-        Generation.objects.select_related("shot__project", "provider_model")
+        Take.objects.select_related("shot__project", "provider_model")
         .filter(pk=take_id, owner_id=user.pk).first() if user.is_authenticated else None
     )
     if take is None:
@@ -42,13 +42,13 @@ def user_may_see_project(*, user_id: int, project_id: int) -> bool:
 
 # A shot "has a draft" when a take is rendering, or is ready and not rejected by the creator.
 _WORKING_TAKES = Q(takes__state__in=ACTIVE_STATES)
-_USABLE_TAKES = Q(takes__state=TakeState.READY) & ~Q(takes__review=Generation.Review.REJECTED)
+_USABLE_TAKES = Q(takes__state=TakeState.READY) & ~Q(takes__review=Take.Review.REJECTED)
 
 
 def _with_take_counts(shots: QuerySet[Shot]) -> QuerySet[Shot]:
     """Take counts, and the newest ready takes (`ready_takes`) so a card without an approved take
     can show the draft waiting for review."""
-    ready = (Generation.objects.filter(state=TakeState.READY).exclude(review=Generation.Review.REJECTED)
+    ready = (Take.objects.filter(state=TakeState.READY).exclude(review=Take.Review.REJECTED)
              .only("id", "shot_id", "thumbnail", "created_at"))
     return shots.select_related("approved_take").prefetch_related(
         Prefetch("takes", queryset=ready.order_by("-created_at", "-id"), to_attr="ready_takes"),
@@ -74,12 +74,12 @@ def shots_without_a_draft(*, project: Project) -> QuerySet[Shot]:
     return storyboard_shots(project=project).filter(working_take_count=0, usable_take_count=0)
 
 
-def shot_takes(*, shot: Shot) -> QuerySet[Generation]:
+def shot_takes(*, shot: Shot) -> QuerySet[Take]:
     return shot.takes.select_related("provider_model").order_by("-created_at", "-id")
 
 
-def take_for_card(*, take_id: int) -> Generation | None:
-    return Generation.objects.select_related("provider_model", "shot").filter(pk=take_id).first()
+def take_for_card(*, take_id: int) -> Take | None:
+    return Take.objects.select_related("provider_model", "shot").filter(pk=take_id).first()
 
 
 def project_characters(*, project: Project) -> QuerySet[CharacterReference]:

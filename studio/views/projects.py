@@ -13,7 +13,12 @@ from billing.exceptions import BillingError
 from billing.selectors import spend_budget_usage
 from studio.exceptions import StudioError
 from studio.forms import (
-    CharacterForm, ProjectBudgetForm, ProjectForm, ReferenceImageForm, StoryboardDraftForm, form_error_add,
+    CharacterForm,
+    ProjectBudgetForm,
+    ProjectForm,
+    ReferenceImageForm,
+    StoryboardDraftForm,
+    form_error_add,
 )
 from studio.models import Project
 from studio.selectors import project_characters, project_get_for_user, projects_for_user, storyboard_shots

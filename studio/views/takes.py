@@ -13,16 +13,23 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billing.exceptions import BillingError, BudgetExceeded, InsufficientCredits
 from billing.services import credits_reserve_check
 from jobs.exceptions import TakeError
-from jobs.services.cancel import TakeNotCancellable, take_cancel
+from jobs.models import Take
+from jobs.pipeline.request import BEST_OF_MAX
+from jobs.pipeline.settle import TakeNotCancellable, take_cancel
 from studio.exceptions import StudioError
-from jobs.models import Generation
-from jobs.services.requests import BEST_OF_MAX
 from studio.forms import BestOfForm, TakeRequestForm
 from studio.models import Shot
 from studio.selectors import shot_get_for_user, take_get_for_user
 from studio.services.takes import (
-    shot_take_quote, shot_take_request, shot_takes_request_best_of, take_approve, take_other_provider_quote, take_reject,
-    take_render_final, take_render_final_quote, take_request_other_provider,
+    shot_take_quote,
+    shot_take_request,
+    shot_takes_request_best_of,
+    take_approve,
+    take_other_provider_quote,
+    take_reject,
+    take_render_final,
+    take_render_final_quote,
+    take_request_other_provider,
 )
 
 
@@ -69,7 +76,7 @@ def _generate_failed(request, shot: Shot, error: str):
                   status=422)
 
 
-def _generate_answer(request, shot: Shot, requested: Callable[[], list[Generation]], *, done: str):
+def _generate_answer(request, shot: Shot, requested: Callable[[], list[Take]], *, done: str):
     """Run a take request from the generate panel and answer with the panel and the new cards."""
     try:
         takes = requested()
