@@ -115,6 +115,9 @@ class GenerationRequest:
     reference_image_urls: tuple[str, ...] = ()
     multi_shot: tuple[MultiShotSegment, ...] = ()
     callback_url: str | None = None  # where the vendor should POST status changes, when it can
+    # The shot's own words, for renderers that read them rather than a prompt (our animatic).
+    camera: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,9 @@ ADAPTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "minimax": ("providers.adapters.minimax.MiniMaxAdapter", ("api_key",)),
     "replicate": ("providers.adapters.replicate.ReplicateAdapter", ("api_key",)),
     "kling": ("providers.adapters.kling.KlingAdapter", ("access_key", "secret_key")),
+    # Our own renderers, run as a service with its own queue and workers (providers/local/renders.py).
+    "local_animatic": ("providers.local.adapter.LocalRenderAdapter", ()),
+    "self_hosted": ("providers.local.adapter.LocalRenderAdapter", ()),
 }
 LOCAL_FAMILIES = ("local_animatic", "self_hosted")
 
@@ -57,13 +60,20 @@ def _self_hosted_installed() -> bool:
 
 
 def adapter_for(api_family: str) -> VideoAdapter:
-    if not api_family_configured(api_family) or api_family not in ADAPTERS:
+    if api_family not in ADAPTERS or not api_family_configured(api_family):
         raise LookupError(f"{api_family} is not configured")
     return _adapter(api_family, _options_key(api_family))
 
 
+def local_render_queue(api_family: str) -> str:
+    """Open models hold a GPU and render one at a time on their own workers; the animatic is light."""
+    return settings.SELF_HOSTED_QUEUE if api_family == "self_hosted" else settings.LOCAL_RENDER_QUEUE
+
+
 def _options_key(api_family: str) -> tuple:
-    if is_sandbox(api_family):
+    if api_family in LOCAL_FAMILIES:
+        options = {"family": api_family, "queue": local_render_queue(api_family)}
+    elif is_sandbox(api_family):
         from providers.emulators.sandbox import sandbox_adapter_options
 
         options = sandbox_adapter_options(api_family, settings.PROVIDER_SANDBOX_URLS[api_family])

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from providers.base import RenderRequest
-from providers.emulators.server import Emulator, EmulatedJob, Request, Response, route
+from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
 from providers.local.animatic import render_animatic
 
 APP = r"(?P<app>(?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)"
@@ -189,7 +189,7 @@ class FalEmulator(Emulator):
                               app=app, endpoint=endpoint, input=body, seed=body.get("seed", 42),
                               gateway_request_id=str(uuid.uuid4()))
         # "Generate" while the job waits, so the result answers at once when it completes.
-        threading.Thread(target=self.output_path, args=(job,), daemon=True).start()
+        self.output_prerender(job)
         return job
 
     def _urls(self, job: EmulatedJob) -> dict[str, str]:

@@ -14,7 +14,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from providers.emulators.server import Emulator, EmulatedJob, Request, Response, route
+from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
 
 API = "/v1beta"
 MODEL_DURATIONS = {

@@ -13,11 +13,10 @@ google.rpc.Status bodies. No callbacks: Vertex announces only to Pub/Sub.
 import base64
 import binascii
 import re
-import threading
 import uuid
 
 from providers.emulators.google_veo import rpc_response
-from providers.emulators.server import Emulator, EmulatedJob, Request, Response, route
+from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
 
 MODELS_PATH = r"/v1/projects/(?P<project>[\w-]+)/locations/(?P<location>[\w-]+)/publishers/google/models"
 FETCH_PATH = re.compile(rf"^{MODELS_PATH}/(?P<model>[\w.-]+):fetchPredictOperation$")
@@ -122,7 +121,7 @@ class GoogleVertexEmulator(Emulator):
                               project=project, location=location, storage_uri=parameters.get("storageUri"))
         if job.outcome == "succeed" and not job.meta["storage_uri"]:  # render while the job "runs":
             # the finished poll carries the bytes inline
-            threading.Thread(target=self.output_path, args=(job,), daemon=True).start()
+            self.output_prerender(job)
         return Response(200, {"name": self.operation_name(job)})
 
     def fetch(self, request: Request, project: str, location: str, model: str) -> Response:

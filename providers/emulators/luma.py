@@ -11,7 +11,7 @@ object, unsigned, on dreaming, completed and failed. Error bodies are FastAPI-sh
 
 from datetime import datetime, timezone
 
-from providers.emulators.server import Emulator, EmulatedJob, Request, Response, route
+from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
 
 PREFIX = r"(?:/dream-machine/v1)?"
 MODELS = ("ray-2", "ray-flash-2", "ray-1-6")

@@ -208,6 +208,17 @@ class Emulator:
                 self._outputs[key] = rendered.video_path
             return self._outputs[key]
 
+    def output_prerender(self, job: EmulatedJob) -> None:
+        """Start rendering the job's video in the background, so its download is quick, as a vendor's is."""
+        threading.Thread(target=self._output_prerendered, args=(job,), daemon=True, name=f"{self.family}-render").start()
+
+    def _output_prerendered(self, job: EmulatedJob) -> None:
+        try:
+            self.output_path(job)
+        except Exception:
+            if not self._stopping.is_set():  # a render cut short by the emulator stopping is no news
+                raise
+
     def file_url(self, job: EmulatedJob) -> str:
         return f"{self.url}/_emulator/files/{job.id}.mp4"
 

@@ -178,7 +178,6 @@ def _pipeline_for(pipeline_kind: str, kind: PipelineKind, model_dir: Path, torch
 def _pipeline_load(kind: PipelineKind, model_dir: Path, torch) -> Any:
     _model_dir_check(kind, model_dir)
     import diffusers
-
     import transformers
 
     diffusers.utils.logging.disable_progress_bar()  # a worker's log is no terminal
