@@ -1,70 +1,56 @@
-"""Celery entry points: take ids in, one service call, the retry policy, nothing else.
+"""Celery entry points: a take id in, one stage or service call, the time limits, nothing else.
 
-`RetryLater` from a service means "run the submit step again after N seconds": the take was
-throttled, hit a transient error, or moved to its next provider.
+Task names and queues are known to jobs/pipeline/enqueue.py, which sends them; no service
+imports this module. Every stage is safe to run twice (see jobs/pipeline/leases.py), so tasks
+are acknowledged late and a lost or duplicated message costs nothing but a little work.
 """
 
 from celery import shared_task
 
+from jobs.export import take_export
+from jobs.pipeline.download import take_download
+from jobs.pipeline.evaluate import take_evaluate
+from jobs.pipeline.poll import take_poll
+from jobs.pipeline.recover import takes_recover
+from jobs.pipeline.submit import take_submit
+from jobs.retention import takes_expire_drafts
 
-@shared_task(bind=True, name="jobs.take_run", acks_late=True, max_retries=None)
-def take_run_task(self, take_id: int) -> None:
-    from jobs.services.dispatch import take_advance
-    from jobs.services.remote import RetryLater
-
-    try:
-        first_poll = take_advance(take_id=take_id)
-    except RetryLater as later:
-        raise self.retry(countdown=later.seconds) from None
-    if first_poll is not None:
-        take_poll_task.apply_async((take_id,), countdown=first_poll)
+# Soft limits raise inside the task (its stage fails the take cleanly); hard limits kill it, and
+# recovery restarts the stage once its lease runs out.
+VENDOR_CALL_LIMITS = {"soft_time_limit": 120, "time_limit": 150}
 
 
-@shared_task(name="jobs.take_poll", acks_late=True)
+@shared_task(name="jobs.take_submit", acks_late=True, **VENDOR_CALL_LIMITS)
+def take_submit_task(take_id: int) -> None:
+    take_submit(take_id=take_id)
+
+
+@shared_task(name="jobs.take_poll", acks_late=True, soft_time_limit=660, time_limit=720)
 def take_poll_task(take_id: int) -> None:
-    from jobs.services.remote import RetryLater, take_poll
-
-    try:
-        next_poll = take_poll(take_id=take_id)
-    except RetryLater as later:
-        take_run_task.apply_async((take_id,), countdown=later.seconds)
-        return
-    if next_poll is not None:
-        take_poll_task.apply_async((take_id,), countdown=next_poll)
+    """A poll that finds the job finished downloads its video too: the longer limit covers that."""
+    take_poll(take_id=take_id)
 
 
-@shared_task(name="jobs.take_evaluate", acks_late=True)
+@shared_task(name="jobs.take_download", acks_late=True, soft_time_limit=660, time_limit=720)
+def take_download_task(take_id: int) -> None:
+    take_download(take_id=take_id)
+
+
+@shared_task(name="jobs.take_evaluate", acks_late=True, soft_time_limit=900, time_limit=960)
 def take_evaluate_task(take_id: int) -> None:
-    """Routed to settings.EVALUATION_QUEUE; a repeat on a settled take does nothing."""
-    from jobs.services.pipeline import take_evaluate
-
     take_evaluate(take_id=take_id)
 
 
-@shared_task(name="jobs.take_export", acks_late=True)
+@shared_task(name="jobs.take_export", acks_late=True, soft_time_limit=600, time_limit=660)
 def take_export_task(take_id: int) -> None:
-    """Export an approved final with its provenance; a repeat on an exported take does nothing."""
-    from jobs.services.export import take_export
-
     take_export(take_id=take_id)
 
 
-@shared_task(name="jobs.tasks.takes_reap_stalled")
-def takes_reap_stalled_task() -> int:
-    from jobs.services.pipeline import takes_reap_stalled
-
-    return takes_reap_stalled()
+@shared_task(name="jobs.takes_recover", soft_time_limit=60, time_limit=90)
+def takes_recover_task() -> dict:
+    return takes_recover()
 
 
-@shared_task(name="jobs.tasks.takes_reconcile")
-def takes_reconcile_task() -> dict:
-    from jobs.services.reconcile import takes_reconcile
-
-    return takes_reconcile()
-
-
-@shared_task(name="jobs.tasks.takes_expire_drafts")
+@shared_task(name="jobs.takes_expire_drafts", soft_time_limit=1800, time_limit=1900)
 def takes_expire_drafts_task() -> int:
-    from jobs.retention import takes_expire_drafts
-
     return takes_expire_drafts()

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from jobs.services.callbacks import SIGNED_CALLBACK_FAMILIES, callback_apply, callback_apply_by_job, callback_token_check
+from jobs.pipeline.callbacks import SIGNED_CALLBACK_FAMILIES, callback_apply, callback_apply_by_job, callback_token_check
 from providers.base import WebhookRejected
 from providers.registry import adapter_for, api_family_configured
 
@@ -29,7 +29,7 @@ def provider_callback(request: HttpRequest, family: str, public_id: UUID, token:
     if not api_family_configured(family):
         return JsonResponse({"detail": "unknown provider"}, status=404)
     try:
-        callback_token_check(family=family, public_id=public_id, token=token)
+        attempt_number = callback_token_check(family=family, public_id=public_id, token=token)
     except WebhookRejected:
         logger.warning("refused %s callback for take %s: bad token", family, public_id)
         return JsonResponse({"detail": "bad callback token"}, status=401)
@@ -38,7 +38,7 @@ def provider_callback(request: HttpRequest, family: str, public_id: UUID, token:
         event = adapter_for(family).parse_webhook(headers=headers, body=request.body)
         if event.reply is not None:
             return JsonResponse(event.reply)
-        outcome = callback_apply(family=family, public_id=public_id, event=event)
+        outcome = callback_apply(family=family, public_id=public_id, event=event, attempt_number=attempt_number)
     except (WebhookRejected, json.JSONDecodeError, UnicodeDecodeError) as rejected:
         logger.warning("refused %s callback for take %s: %s", family, public_id, rejected)
         return JsonResponse({"detail": f"rejected: {rejected}"}, status=400)

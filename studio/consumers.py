@@ -1,4 +1,9 @@
-"""Live updates for one project's pages: take cards and the credit balance, as htmx swaps."""
+"""Live updates for one project's pages: take cards and the credit balance, as htmx swaps.
+
+Who may listen is decided once, at connect: the project's owner joins its group. Take cards
+arrive already rendered (studio.live renders each change once for all its pages) and are only
+forwarded here; the credit balance is the viewer's own, so it is rendered per socket.
+"""
 
 import logging
 
@@ -9,7 +14,7 @@ from django.template.loader import render_to_string
 from billing.events import user_group
 from billing.selectors import credit_account_for_user, spend_budget_usage
 from studio.models import project_budget_key
-from studio.selectors import storyboard_shot, take_for_card, user_may_see_project
+from studio.selectors import user_may_see_project
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +44,12 @@ class ProjectConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         """The page says nothing we act on; updates only flow server → browser."""
 
-    async def take_changed(self, event):
-        html = await database_sync_to_async(self._render_take)(event["take_id"])
-        if html:
-            await self.send(text_data=html)
+    async def live_html(self, event):
+        await self.send(text_data=event["html"])
 
     async def credits_changed(self, event):
         html = await database_sync_to_async(self._render_credits)()
         await self.send(text_data=html)
-
-    def _render_take(self, take_id: int) -> str:
-        take = take_for_card(take_id=take_id)
-        if take is None or take.owner_id != self.user_id:
-            return ""
-        # The shot with its take counts, so the storyboard card shows "Rendering · 40%" live.
-        shot = storyboard_shot(shot_id=take.shot_id)
-        return render_to_string("studio/live/take_changed.html", {"take": take, "shot": shot})
 
     def _render_credits(self) -> str:
         account = credit_account_for_user(user_id=self.user_id)

@@ -109,11 +109,22 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "pipeline"
 # Stored takes are evaluated on a queue of their own, so a slow evaluation never holds up submissions.
 EVALUATION_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "evaluation"
 CELERY_TASK_ROUTES = {"jobs.take_evaluate": {"queue": EVALUATION_QUEUE}}
+# The animatic renders on a queue of its own (any worker may consume it; see the Procfile).
+LOCAL_RENDER_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "render"
+# A stage's worker holds a take for this long at a time, renewing while it works: a worker that
+# dies frees its takes this soon (jobs/pipeline/leases.py).
+TAKE_LEASE_SECONDS = env_int("TAKE_LEASE_SECONDS", 15)
+# How long a stage's task may take to start before recovery sends it again.
+TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 20)
+# How often beat runs recovery (jobs/pipeline/recover.py), in seconds.
+TAKE_RECOVERY_INTERVAL_SECONDS = env_int("TAKE_RECOVERY_INTERVAL_SECONDS", 5)
+# The renderer of live take cards: jobs publishes, the studio renders (jobs/events.py).
+LIVE_TAKE_RENDERER = "studio.live.take_changed_messages"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
-    "reap-stalled-takes": {"task": "jobs.tasks.takes_reap_stalled", "schedule": 60.0},
-    "reconcile-quiet-takes": {"task": "jobs.tasks.takes_reconcile", "schedule": 30.0},
-    "expire-old-drafts": {"task": "jobs.tasks.takes_expire_drafts", "schedule": 6 * 3600.0},
+    "recover-takes": {"task": "jobs.takes_recover", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
+    "expire-old-drafts": {"task": "jobs.takes_expire_drafts", "schedule": 6 * 3600.0},
+    "sweep-local-renders": {"task": "providers.local_renders_sweep", "schedule": 6 * 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -237,6 +248,12 @@ TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)
 TAKE_STALL_SECONDS = env_int("TAKE_STALL_SECONDS", 600)
+# Recovery restarts a take's stage at most this often per state before giving the take up.
+TAKE_RECOVERIES_MAX = env_int("TAKE_RECOVERIES_MAX", 3)
+# A take waiting for a busy provider (rate limit, concurrency cap) gives up after this long.
+TAKE_THROTTLED_MAX_SECONDS = env_int("TAKE_THROTTLED_MAX_SECONDS", 1800)
+# A provider's job may run this long (or 5 × the model's p90 latency, if longer) before we stop waiting.
+TAKE_GENERATING_MAX_SECONDS = env_int("TAKE_GENERATING_MAX_SECONDS", 1800)
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,6 @@ from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
 
 
-
 def healthz(request):
     """Liveness for load balancers; also the plain baseline view the benchmark compares against."""
     return HttpResponse("ok", content_type="text/plain")

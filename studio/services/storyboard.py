@@ -6,12 +6,16 @@ from django.db import models, transaction
 from django.template.defaultfilters import pluralize
 
 from billing.exceptions import (
-    BillingError, BudgetExceeded, ConcurrencyLimitReached, DailySpendCapReached, InsufficientCredits,
+    BillingError,
+    BudgetExceeded,
+    ConcurrencyLimitReached,
+    DailySpendCapReached,
+    InsufficientCredits,
 )
 from billing.services import credits_reserve_check
 from jobs.exceptions import IdempotencyKeyInProgress, TakeError
-from jobs.models import Generation
-from jobs.services.requests import TakeQuote
+from jobs.models import Take
+from jobs.pipeline.quote import TakeQuote
 from studio.exceptions import StudioError
 from studio.models import Project, Shot
 from studio.selectors import shots_without_a_draft, storyboard_shots
@@ -59,7 +63,7 @@ class StoryboardDraftQuote:
 
 @dataclass(frozen=True)
 class StoryboardDraftBatch:
-    takes: tuple[Generation, ...]
+    takes: tuple[Take, ...]
     skipped: tuple[ShotDraftLine, ...] = ()
 
     @property
@@ -133,7 +137,7 @@ def storyboard_draft_request(
     """Request a draft of every shot that can be routed, or of none when credits, plan or budget
     cannot cover them all. The same batch key returns the batch's takes instead of a second batch."""
     keys = {shot.pk: draft_idempotency_key(batch_key=batch_key, shot_id=shot.pk) for shot in shots}
-    repeat = Generation.objects.filter(owner_id=user.pk, idempotency_key__in=keys.values()).order_by("shot__position")
+    repeat = Take.objects.filter(owner_id=user.pk, idempotency_key__in=keys.values()).order_by("shot__position")
     if repeat:
         return StoryboardDraftBatch(takes=tuple(repeat))
     quote = _shots_quote(project=project, shots=shots)

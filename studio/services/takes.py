@@ -5,12 +5,13 @@ from dataclasses import replace
 from django.db import transaction
 
 from jobs.compiler import ShotSpec
-from jobs.models import Generation
-from jobs.services.export import take_export_queue_on_commit
-from jobs.services.pipeline import take_first_frame_stored
-from jobs.services.requests import TakeQuote, take_quote, take_request, take_request_best_of
-from jobs.services.reviews import take_review_set
+from jobs.export import take_export_queue_on_commit
+from jobs.models import Take
+from jobs.pipeline.quote import TakeQuote, take_quote
+from jobs.pipeline.request import take_request, take_request_best_of
+from jobs.review import take_review_set
 from jobs.states import TakeState
+from jobs.stored_media import take_first_frame_stored
 from studio.exceptions import StudioError
 from studio.models import CharacterImage, Shot
 
@@ -26,7 +27,7 @@ def shot_spec(*, shot: Shot) -> ShotSpec:
     )
 
 
-def shot_take_quote(*, shot: Shot, tier: str = Generation.Tier.DRAFT, fresh: bool = False) -> TakeQuote:
+def shot_take_quote(*, shot: Shot, tier: str = Take.Tier.DRAFT, fresh: bool = False) -> TakeQuote:
     return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id, fresh=fresh)
 
 
@@ -36,45 +37,45 @@ def _shot_request_args(shot: Shot) -> dict:
 
 
 def shot_take_request(
-    *, user, shot: Shot, idempotency_key: str | None = None, tier: str = Generation.Tier.DRAFT, fresh: bool = False,
-) -> Generation:
+    *, user, shot: Shot, idempotency_key: str | None = None, tier: str = Take.Tier.DRAFT, fresh: bool = False,
+) -> Take:
     return take_request(owner_id=user.pk, spec=shot_spec(shot=shot), tier=tier, idempotency_key=idempotency_key,
                         fresh=fresh, **_shot_request_args(shot))
 
 
 def shot_takes_request_best_of(
     *, user, shot: Shot, count: int, idempotency_key: str | None = None, fresh: bool = False,
-) -> list[Generation]:
+) -> list[Take]:
     """Several drafts of the shot at once, with different seeds; the page ranks them by score."""
     return take_request_best_of(owner_id=user.pk, spec=shot_spec(shot=shot), count=count, idempotency_key=idempotency_key,
                                 fresh=fresh, **_shot_request_args(shot))
 
 
-def final_spec_for(*, draft: Generation) -> ShotSpec:
+def final_spec_for(*, draft: Take) -> ShotSpec:
     """The draft's own request, starting from the draft's first frame so the final keeps its look."""
-    if draft.tier != Generation.Tier.DRAFT or draft.state != TakeState.READY:
+    if draft.tier != Take.Tier.DRAFT or draft.state != TakeState.READY:
         raise StudioError("Only a ready draft can be rendered as a final.")
-    if draft.review != Generation.Review.APPROVED:
+    if draft.review != Take.Review.APPROVED:
         raise StudioError("Approve this draft first: a final renders the draft you chose.")
     spec = ShotSpec.from_request(draft.request)
     return replace(spec, start_frame_name=take_first_frame_stored(take=draft) or spec.start_frame_name)
 
 
-def take_render_final_quote(*, draft: Generation) -> TakeQuote:
-    return take_quote(spec=final_spec_for(draft=draft), tier=Generation.Tier.FINAL, owner_id=draft.owner_id,
+def take_render_final_quote(*, draft: Take) -> TakeQuote:
+    return take_quote(spec=final_spec_for(draft=draft), tier=Take.Tier.FINAL, owner_id=draft.owner_id,
                       seed=draft.seed)
 
 
-def take_render_final(*, user, draft: Generation, idempotency_key: str | None = None) -> Generation:
+def take_render_final(*, user, draft: Take, idempotency_key: str | None = None) -> Take:
     """A final-tier take of an approved draft: same prompt, seed and references, from the draft's frame."""
     return take_request(
-        owner_id=user.pk, spec=final_spec_for(draft=draft), tier=Generation.Tier.FINAL, seed=draft.seed,
-        origin=Generation.Origin.RENDER_FINAL, source_take_id=draft.pk, idempotency_key=idempotency_key,
+        owner_id=user.pk, spec=final_spec_for(draft=draft), tier=Take.Tier.FINAL, seed=draft.seed,
+        origin=Take.Origin.RENDER_FINAL, source_take_id=draft.pk, idempotency_key=idempotency_key,
         **_shot_request_args(draft.shot),
     )
 
 
-def _refused_take_providers(take: Generation) -> tuple[str, ...]:
+def _refused_take_providers(take: Take) -> tuple[str, ...]:
     if not take.refused_by_policy:
         raise StudioError("Only a take a provider refused under its content policy can be sent to another provider.")
     refused = {attempt.provider_model.slug for attempt in take.attempts.select_related("provider_model")
@@ -84,38 +85,38 @@ def _refused_take_providers(take: Generation) -> tuple[str, ...]:
     return tuple(sorted(refused | avoided_before))
 
 
-def take_other_provider_quote(*, take: Generation) -> TakeQuote:
+def take_other_provider_quote(*, take: Take) -> TakeQuote:
     return take_quote(spec=ShotSpec.from_request(take.request), tier=take.tier, owner_id=take.owner_id, seed=take.seed,
                       avoided_slugs=_refused_take_providers(take))
 
 
-def take_request_other_provider(*, user, take: Generation, idempotency_key: str | None = None) -> Generation:
+def take_request_other_provider(*, user, take: Take, idempotency_key: str | None = None) -> Take:
     """The creator allows another provider after a content-policy refusal: a new take avoiding the refusers."""
     return take_request(
         owner_id=user.pk, spec=ShotSpec.from_request(take.request), tier=take.tier, seed=take.seed,
-        origin=Generation.Origin.OTHER_PROVIDER, source_take_id=take.pk, avoided_slugs=_refused_take_providers(take),
+        origin=Take.Origin.OTHER_PROVIDER, source_take_id=take.pk, avoided_slugs=_refused_take_providers(take),
         idempotency_key=idempotency_key, **_shot_request_args(take.shot),
     )
 
 
 @transaction.atomic
-def take_approve(*, take: Generation) -> Generation:
+def take_approve(*, take: Take) -> Take:
     """Approve a ready take: it becomes the shot's take on the storyboard, replacing any other."""
     if take.state != TakeState.READY:
         raise StudioError("Only a ready take can be approved.")
     shot = Shot.objects.select_for_update().get(pk=take.shot_id)
     previous_id = shot.approved_take_id
     if previous_id and previous_id != take.pk:
-        take_review_set(take_id=previous_id, review=Generation.Review.PENDING)
+        take_review_set(take_id=previous_id, review=Take.Review.PENDING)
     shot.approved_take = take
     shot.save(update_fields=["approved_take", "updated_at"])
     take_export_queue_on_commit(take)
-    return take_review_set(take_id=take.pk, review=Generation.Review.APPROVED)
+    return take_review_set(take_id=take.pk, review=Take.Review.APPROVED)
 
 
 @transaction.atomic
-def take_reject(*, take: Generation) -> Generation:
+def take_reject(*, take: Take) -> Take:
     if take.state != TakeState.READY:
         raise StudioError("Only a ready take can be rejected.")
     Shot.objects.filter(pk=take.shot_id, approved_take_id=take.pk).update(approved_take=None)
-    return take_review_set(take_id=take.pk, review=Generation.Review.REJECTED)
+    return take_review_set(take_id=take.pk, review=Take.Review.REJECTED)

@@ -14,28 +14,27 @@ from django.utils import timezone
 from billing.exceptions import BillingError
 from jobs.compiler import ShotSpec
 from jobs.evaluation.take import evaluation_failed_check
-from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IdempotencyKeyInProgress, TakeError
-from jobs.models import Generation, GenerationEvent
-from jobs.services.requests import take_request
+from jobs.models import Take
+from jobs.pipeline.request import take_request
+from jobs.pipeline.transitions import take_note
 from jobs.states import TakeState
 
-NOT_REGENERATED = "not regenerated: "
 SAFETY_FAILURES_BEFORE_NEXT_PROVIDER = 2
 
 
-def take_failed_a_check(take: Generation) -> bool:
+def take_failed_a_check(take: Take) -> bool:
     """Failed because its output failed a hard check (not a provider error, a cancel or a stall)."""
     return take.state == TakeState.FAILED and (take.evaluation or {}).get("passed") is False
 
 
-def take_regenerate(*, take_id: int) -> Generation | None:
+def take_regenerate(*, take_id: int) -> Take | None:
     """Request the replacement of a take that failed a hard check, or record why there is none.
 
     Safe to run twice: the replacement's idempotency key comes from the failed take.
     """
-    take = Generation.objects.select_related("reservation", "provider_model").get(pk=take_id)
-    if not take_failed_a_check(take) or take.events.filter(detail__startswith=NOT_REGENERATED).exists():
+    take = Take.objects.select_related("reservation", "provider_model").get(pk=take_id)
+    if not take_failed_a_check(take) or take.regeneration == Take.Regeneration.DECLINED:
         return None
     chain = regeneration_chain(take)
     if len(chain) - 1 >= settings.TAKE_REGENERATIONS:
@@ -46,7 +45,7 @@ def take_regenerate(*, take_id: int) -> Generation | None:
         replacement = take_request(
             owner_id=take.owner_id, shot_id=take.shot_id, notify_group=take.notify_group,
             spec=ShotSpec.from_request(take.request), tier=take.tier, idempotency_key=f"regenerate:{take.public_id}",
-            budget_key=take.reservation.budget_key, fresh=True, origin=Generation.Origin.REGENERATION,
+            budget_key=take.reservation.budget_key, fresh=True, origin=Take.Origin.REGENERATION,
             source_take_id=take.pk, batch=take.batch, avoided_slugs=avoided,
         )
     except IdempotencyKeyInProgress:
@@ -58,15 +57,15 @@ def take_regenerate(*, take_id: int) -> Generation | None:
     return replacement
 
 
-def regeneration_chain(take: Generation) -> list[Generation]:
+def regeneration_chain(take: Take) -> list[Take]:
     """The take and the takes it regenerated, newest first, back to the take first requested."""
     chain = [take]
-    while chain[-1].origin == Generation.Origin.REGENERATION and chain[-1].source_take_id:
-        chain.append(Generation.objects.select_related("provider_model").get(pk=chain[-1].source_take_id))
+    while chain[-1].origin == Take.Origin.REGENERATION and chain[-1].source_take_id:
+        chain.append(Take.objects.select_related("provider_model").get(pk=chain[-1].source_take_id))
     return chain
 
 
-def _avoided_slugs(chain: list[Generation]) -> tuple[str, ...]:
+def _avoided_slugs(chain: list[Take]) -> tuple[str, ...]:
     """From the second safety failure in a chain on, the providers whose outputs were blocked."""
     blocked = [take.provider_model.slug for take in chain
                if take_failed_a_check(take) and evaluation_failed_check(take.evaluation)[0] == "safety"]
@@ -74,24 +73,20 @@ def _avoided_slugs(chain: list[Generation]) -> tuple[str, ...]:
 
 
 @transaction.atomic
-def _regeneration_record(take: Generation, replacement: Generation, avoided: tuple[str, ...]) -> None:
+def _regeneration_record(take: Take, replacement: Take, avoided: tuple[str, ...]) -> None:
     suffix = f"Regenerating as take #{replacement.pk}."
     if take.failure_reason.endswith(suffix):
         return
-    Generation.objects.filter(pk=take.pk).update(failure_reason=f"{take.failure_reason} {suffix}".strip(),
-                                                 updated_at=timezone.now())
+    Take.objects.filter(pk=take.pk).update(failure_reason=f"{take.failure_reason} {suffix}".strip(),
+                                           regeneration=Take.Regeneration.REQUESTED, updated_at=timezone.now())
     how = f"after repeated safety failures on {', '.join(avoided)}" if avoided else "with a new seed"
-    _note(take, f"regenerating as take #{replacement.pk} on {replacement.provider_model.name}, {how}")
+    take_note(take, f"regenerating as take #{replacement.pk} on {replacement.provider_model.name}, {how}")
 
 
 @transaction.atomic
-def _not_regenerated(take: Generation, why: str) -> None:
+def _not_regenerated(take: Take, why: str) -> None:
     """Say on the take itself, not only in its history, why no replacement is coming."""
-    Generation.objects.filter(pk=take.pk).update(
-        failure_reason=f"{take.failure_reason} Not regenerated: {why.rstrip('.')}.".strip(), updated_at=timezone.now())
-    _note(take, f"{NOT_REGENERATED}{why}")
-
-
-def _note(take: Generation, detail: str) -> None:
-    GenerationEvent.objects.create(generation=take, from_state=take.state, to_state=take.state, detail=detail[:500])
-    take_changed_publish_on_commit(group=take.notify_group, take_id=take.pk)
+    Take.objects.filter(pk=take.pk).update(
+        failure_reason=f"{take.failure_reason} Not regenerated: {why.rstrip('.')}.".strip(),
+        regeneration=Take.Regeneration.DECLINED, updated_at=timezone.now())
+    take_note(take, f"not regenerated: {why}")

@@ -1,12 +1,12 @@
 from django.db import transaction
 
 from jobs.events import take_changed_publish_on_commit
-from jobs.models import Generation
+from jobs.models import Take
 
 
 @transaction.atomic
-def take_review_set(*, take_id: int, review: str) -> Generation:
-    take = Generation.objects.select_for_update().get(pk=take_id)
+def take_review_set(*, take_id: int, review: str) -> Take:
+    take = Take.objects.select_for_update().get(pk=take_id)
     if take.review == review:
         return take
     take.review = review

@@ -1,0 +1,159 @@
+"""What a take would cost and where it would render: the quote behind every request, with no side effects.
+
+The router picks the provider plan; the creator's plan sets the markup; the hold covers the dearest
+of the first fallbacks, so moving to one never needs more money. An unchanged request gets the same
+seed, so the creator's stored output of exactly that request can be reused for free.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.utils import timezone
+
+from billing.plans import plan_markup
+from billing.pricing import provider_cost_usd_micros, take_price_credits
+from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
+from jobs.exceptions import NoProviderAvailable
+from jobs.models import Take
+from jobs.provenance import reference_hash
+from jobs.states import TakeState
+from providers.health import provider_health
+from providers.models import ProviderModel, ProviderPrice
+from providers.registry import api_family_configured
+from providers.router import ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
+from providers.selectors import provider_price_current
+
+TIER_ROUTING = {
+    Take.Tier.DRAFT: {"tiers": (ProviderModel.Tier.DRAFT,), "prefer": "cost"},
+    Take.Tier.FINAL: {"tiers": (ProviderModel.Tier.PREMIUM, ProviderModel.Tier.STANDARD), "prefer": "quality"},
+}
+
+
+@dataclass(frozen=True)
+class TakeQuote:
+    plan: RoutePlan
+    provider_model: ProviderModel
+    price: ProviderPrice
+    credits: int  # the price on the first choice: what the creator is charged if it succeeds there
+    hold_credits: int  # held while the take runs: enough for the dearest of the first fallbacks
+    provider_cost_usd_micros: int
+    compiled: CompiledPrompt
+    seed: int
+    cache_key: str  # equal keys give equal videos: see take_cache_key
+    cached: Take | None  # the creator's earlier take of exactly this request, reused for free
+
+    @property
+    def charge_credits(self) -> int:
+        """What the creator pays for this take: nothing when it reuses a stored output."""
+        return 0 if self.cached else self.credits
+
+
+FALLBACKS_COVERED = 3
+SEED_RANGE = 2**31
+
+
+def take_credits_for_cost(
+    *, usd_micros_per_second: int, duration_seconds: int, owner_id: int | None = None, tier: str = Take.Tier.DRAFT,
+) -> int:
+    """The creator's price: their plan's markup for this tier (Free when no owner is given)."""
+    return take_price_credits(
+        usd_micros_per_second=usd_micros_per_second, duration_seconds=duration_seconds,
+        markup=plan_markup(user_id=owner_id, tier=tier), credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
+        minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
+    )
+
+
+def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configured: bool) -> RouteCandidate:
+    usable = configured and model.enabled
+    return RouteCandidate(
+        slug=model.slug, name=model.name, tier=model.tier, enabled=model.enabled, configured=configured,
+        max_duration_seconds=model.max_duration_seconds, allowed_durations=tuple(model.allowed_durations),
+        aspect_ratios=tuple(model.aspect_ratios), image_to_video=model.image_to_video,
+        text_to_video=model.text_to_video, resolutions=tuple(model.resolutions), native_audio=model.native_audio,
+        reference_images=model.reference_images, quality_score=model.quality_score, region=model.region,
+        usd_micros_per_second=price.usd_micros_per_second if price else None,
+        p50_latency_seconds=model.p50_latency_seconds, p90_latency_seconds=model.p90_latency_seconds,
+        health=provider_health(model.slug, per_minute=model.rate_limit_per_minute) if usable else ProviderHealth(),
+    )
+
+
+def _route_candidates(*, today, with_audio: bool) -> tuple[list[RouteCandidate], dict[str, tuple[ProviderModel, ProviderPrice | None]]]:
+    candidates, rows = [], {}
+    for model in ProviderModel.objects.prefetch_related("prices"):
+        price = provider_price_current(provider_model=model, on=today, with_audio=with_audio)
+        rows[model.slug] = (model, price)
+        candidates.append(_route_candidate(model, price, api_family_configured(model.api_family)))
+    return candidates, rows
+
+
+def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...] = ()) -> RouteNeeds:
+    return RouteNeeds(
+        **TIER_ROUTING[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
+        has_start_image=bool(spec.input_image_names), avoided_slugs=avoided_slugs,
+    )
+
+
+def spec_seed(spec: ShotSpec) -> int:
+    """The seed an unchanged shot always gets, so asking again can reuse the stored output.
+
+    Image file names are left out: the cache key holds the images' content hashes instead.
+    """
+    words = {key: value for key, value in spec.as_request().items() if key not in ("reference_image_names", "start_frame_name")}
+    payload = json.dumps(words, sort_keys=True).encode()
+    return int.from_bytes(hashlib.sha256(payload).digest()[:8], "big") % SEED_RANGE
+
+
+def fresh_seed() -> int:
+    return secrets.randbelow(SEED_RANGE)
+
+
+def take_cache_key(*, model_slug: str, compiled: CompiledPrompt, spec: ShotSpec, seed: int) -> str:
+    """Model, compiled prompt, parameters, seed and the hashes of every input image."""
+    payload = {
+        "model": model_slug, "prompt": compiled.text, "negative": compiled.negative, "compiler": compiled.version,
+        "duration_seconds": spec.duration_seconds, "aspect_ratio": spec.aspect_ratio, "camera": spec.camera,
+        "seed": seed, "inputs": [reference_hash(name)["sha256"] for name in spec.input_image_names],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def cached_take_for(*, owner_id: int, cache_key: str) -> Take | None:
+    """The creator's newest ready take of exactly this request whose files are still kept."""
+    return (Take.objects.filter(owner_id=owner_id, cache_key=cache_key, state=TakeState.READY,
+                                      files_expired_at__isnull=True)
+            .exclude(video="").select_related("provider_model").order_by("-created_at").first())
+
+
+def take_quote(
+    *, spec: ShotSpec, tier: str, owner_id: int | None = None, seed: int | None = None, fresh: bool = False,
+    avoided_slugs: tuple[str, ...] = (),
+) -> TakeQuote:
+    """Which provider would render this spec, and what it costs the creator, without side effects.
+
+    Unless `fresh`, an unchanged request gets the same seed, and the creator's stored output of
+    exactly that request is offered for reuse instead of paying again.
+    """
+    needs = route_needs_for(spec=spec, tier=tier, avoided_slugs=avoided_slugs)
+    candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
+    plan = route_plan(needs, candidates)
+    if plan.first is None:
+        raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
+    provider_model, price = rows[plan.first.slug]
+    per_second = price.usd_micros_per_second
+    price_for = partial(take_credits_for_cost, duration_seconds=spec.duration_seconds, owner_id=owner_id, tier=tier)
+    credits = price_for(usd_micros_per_second=per_second)
+    covered = [rows[step.slug][1].usd_micros_per_second for step in plan.chosen[:FALLBACKS_COVERED]]
+    hold = price_for(usd_micros_per_second=max(covered))  # the price only grows with the provider's cost
+    compiled = prompt_compile(spec)
+    seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
+    cache_key = take_cache_key(model_slug=provider_model.slug, compiled=compiled, spec=spec, seed=seed)
+    cached = cached_take_for(owner_id=owner_id, cache_key=cache_key) if owner_id and not fresh else None
+    return TakeQuote(
+        plan=plan, provider_model=provider_model, price=price, credits=credits, hold_credits=hold,
+        provider_cost_usd_micros=provider_cost_usd_micros(usd_micros_per_second=per_second, duration_seconds=spec.duration_seconds),
+        compiled=compiled, seed=seed, cache_key=cache_key, cached=cached,
+    )
