@@ -112,7 +112,13 @@ def group_listener():
 
 
 def run_commit_callbacks_except_enqueue(callbacks) -> None:
-    """Run captured on-commit work (events) but not Celery enqueues, which no worker consumes here."""
+    """Run captured on-commit work (events) but not Celery sends, which no worker consumes here."""
     for callback in callbacks:
-        if getattr(callback, "func", None).__name__ not in ("_enqueue_take_run", "_enqueue_take_evaluate"):
+        if not is_task_send(callback):
             callback()
+
+
+def is_task_send(callback) -> bool:
+    from jobs.pipeline import enqueue
+
+    return getattr(getattr(callback, "func", None), "__module__", "") == enqueue.__name__

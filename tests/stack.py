@@ -68,8 +68,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def worker_queues() -> tuple[str, ...]:
-    """Every queue a take's tasks go to but the self-hosted one: the pipeline's and evaluation's."""
-    return settings.CELERY_TASK_DEFAULT_QUEUE, settings.EVALUATION_QUEUE
+    """Every queue a take's tasks go to but the self-hosted one: the pipeline's, evaluation's and the animatic's."""
+    return settings.CELERY_TASK_DEFAULT_QUEUE, settings.EVALUATION_QUEUE, settings.LOCAL_RENDER_QUEUE
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.models import Generation
+from jobs.models import Take
 from studio.models import Project, Shot
 from studio.services.takes import shot_take_request
 
@@ -29,7 +29,7 @@ def test_other_creators_objects_are_not_found(api, other_shot, others_take, meth
     if missing:
         ids = {name: 999_999 for name in ids}
     path = template.format(**ids)
-    before = (Project.objects.count(), Shot.objects.count(), Generation.objects.count(), other_shot.title)
+    before = (Project.objects.count(), Shot.objects.count(), Take.objects.count(), other_shot.title)
     if method == "get":
         response = api.get(path)
     else:
@@ -37,7 +37,7 @@ def test_other_creators_objects_are_not_found(api, other_shot, others_take, meth
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     other_shot.refresh_from_db()
-    assert (Project.objects.count(), Shot.objects.count(), Generation.objects.count(), other_shot.title) == before
+    assert (Project.objects.count(), Shot.objects.count(), Take.objects.count(), other_shot.title) == before
 
 
 def test_lists_show_only_your_own(api, project, other_shot):

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import LedgerEntry, Reservation
-from jobs.models import Generation
-from jobs.services.requests import _idempotency_key_claimed
+from jobs.models import Take
+from jobs.pipeline.request import _idempotency_key_claimed
 from providers.models import ProviderModel
 from studio.services.projects import shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
@@ -30,7 +30,7 @@ def test_requesting_a_take_reserves_credits_and_queues_it(api, catalog, creator,
     response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
     assert response.status_code == 201
     body = response.json()
-    take = Generation.objects.get()
+    take = Take.objects.get()
     quote = shot_take_quote(shot=shot)
     assert (take.owner, take.shot, take.idempotency_key) == (creator, shot, KEY["Idempotency-Key"])
     assert body["id"] == take.pk and body["public_id"] == str(take.public_id) and body["shot_id"] == shot.pk
@@ -47,7 +47,7 @@ def test_replaying_a_key_returns_the_same_take_and_reserves_once(api, catalog, s
     second = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["id"] == first.json()["id"]
-    assert Generation.objects.count() == 1
+    assert Take.objects.count() == 1
     assert Reservation.objects.count() == 1
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.RESERVE).count() == 1
 
@@ -57,7 +57,7 @@ def test_a_key_whose_first_request_is_still_running_answers_409(api, catalog, cr
         response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
     assert response.status_code == 409 and response["Retry-After"] == "1"
     assert response.json()["code"] == "idempotency_key_in_progress"
-    assert Generation.objects.count() == 0 and Reservation.objects.count() == 0
+    assert Take.objects.count() == 0 and Reservation.objects.count() == 0
     assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201  # the claim ended with its request
 
 
@@ -67,14 +67,14 @@ def test_a_key_reused_for_a_changed_shot_is_refused(api, catalog, shot):
     response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
     assert response.status_code == 422
     assert response.json()["code"] == "idempotency_key_reused"
-    assert Generation.objects.count() == 1 and Reservation.objects.count() == 1
+    assert Take.objects.count() == 1 and Reservation.objects.count() == 1
 
 
 def test_a_key_reused_for_another_shot_is_refused(api, catalog, project, shot):
     other = shot_for(project, title="Second")
     assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201
     assert api.post(f"/shots/{other.pk}/takes", headers=KEY).status_code == 422
-    assert Generation.objects.count() == 1
+    assert Take.objects.count() == 1
 
 
 def test_keys_belong_to_their_creator(api, client, catalog, shot):
@@ -83,7 +83,7 @@ def test_keys_belong_to_their_creator(api, client, catalog, shot):
     grace_shot = shot_for(project_for(grace))
     assert api.post(f"/shots/{shot.pk}/takes", headers=KEY).status_code == 201
     assert ApiClient(client, key).post(f"/shots/{grace_shot.pk}/takes", headers=KEY).status_code == 201
-    assert Generation.objects.count() == 2
+    assert Take.objects.count() == 2
 
 
 @pytest.mark.parametrize(("headers", "code", "message"), [
@@ -97,7 +97,7 @@ def test_a_missing_or_malformed_key_is_a_bad_request(api, catalog, shot, headers
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert message in response.json()["detail"]
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
 
 
 def test_a_key_of_255_characters_is_accepted(api, catalog, shot):
@@ -115,7 +115,7 @@ def test_too_few_credits_is_payment_required_and_changes_nothing(client, catalog
     assert response.status_code == 402
     body = response.json()
     assert (body["code"], body["needed"], body["available"]) == ("insufficient_credits", needed, 1)
-    assert not Generation.objects.exists() and not Reservation.objects.exists()
+    assert not Take.objects.exists() and not Reservation.objects.exists()
     assert LedgerEntry.objects.count() == entries
 
 
@@ -124,7 +124,7 @@ def test_no_provider_is_unprocessable_and_changes_nothing(api, catalog, shot):
     response = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
     assert response.status_code == 422
     assert response.json()["code"] == "no_provider_available"
-    assert not Generation.objects.exists() and not Reservation.objects.exists()
+    assert not Take.objects.exists() and not Reservation.objects.exists()
 
 
 def test_take_status_and_list(api, catalog, creator, shot):
@@ -155,7 +155,7 @@ def test_a_ready_take_shows_its_files_evaluation_and_history(api, catalog, shot)
     body = api.get(f"/takes/{created['id']}").json()
     assert body["state"] == "ready", body["failure_reason"]
     assert (body["progress"], body["failure_reason"]) == (100, "")
-    take = Generation.objects.get()
+    take = Take.objects.get()
     assert body["video_url"] == f"http://testserver{take.video.url}"
     assert body["poster_url"] == f"http://testserver{take.poster.url}"
     assert body["thumbnail_url"] == f"http://testserver{take.thumbnail.url}"
@@ -171,7 +171,7 @@ def test_approving_a_take_that_is_not_ready_is_a_conflict(api, catalog, shot):
         response = api.post(f"/takes/{take_id}/{action}")
         assert response.status_code == 409
         assert response.json() == {"detail": f"Only a ready take can be {done}.", "code": "not_allowed_now"}
-    assert Generation.objects.get().review == "pending"
+    assert Take.objects.get().review == "pending"
     shot.refresh_from_db()
     assert shot.approved_take is None
 
@@ -249,7 +249,7 @@ def test_render_final_over_the_api_needs_an_approved_draft(api, catalog, shot):
     # Only the animatic (a draft-tier model) is configured here, so no final-tier provider can be routed.
     no_provider = api.get(f"/takes/{draft['id']}/final/quote")
     assert no_provider.status_code == 422 and no_provider.json()["code"] == "no_provider_available"
-    assert Generation.objects.filter(tier="final").count() == 0
+    assert Take.objects.filter(tier="final").count() == 0
 
 
 def test_another_provider_is_refused_for_a_take_no_provider_refused(api, catalog, shot):

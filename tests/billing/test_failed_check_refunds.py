@@ -12,7 +12,7 @@ from django.utils import timezone
 from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.reports import margin_report
 from billing.selectors import credit_accounts_out_of_balance
-from jobs.models import Generation
+from jobs.models import Take
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.takes import shot_take_request
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def broken_take(catalog, creator, project, shot) -> Generation:
+def broken_take(catalog, creator, project, shot) -> Take:
     """A take whose animatic comes out all black: rendered (and paid for), but broken."""
     shadow = character_create(project=project, name="Shadow")
     character_image_add(character=shadow, upload=png_upload((0, 0, 0)))
@@ -32,7 +32,7 @@ def broken_take(catalog, creator, project, shot) -> Generation:
     return shot_take_request(user=creator, shot=shot)
 
 
-def ledger_of(take: Generation) -> list[tuple[str, int, int]]:
+def ledger_of(take: Take) -> list[tuple[str, int, int]]:
     entries = LedgerEntry.objects.filter(reservation_id=take.reservation_id).order_by("id")
     return list(entries.values_list("kind", "amount", "held"))
 
@@ -90,5 +90,5 @@ def test_a_failure_without_an_output_still_releases_the_hold(runway, creator, pr
     take = drive(shot_take_request(user=creator, shot=shot).pk)
     assert take.state == "failed" and not take.evaluation
     assert [kind for kind, _, _ in ledger_of(take)] == ["reserve", "release"]
-    assert not Generation.objects.filter(source_take=take).exists()  # a refusal is not a failed check
+    assert not Take.objects.filter(source_take=take).exists()  # a refusal is not a failed check
     assert credit_accounts_out_of_balance() == []

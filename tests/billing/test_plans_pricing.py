@@ -15,7 +15,7 @@ from billing.selectors import credit_account_summary
 from billing.services import (
     credit_account_plan_set, credits_capture, credits_release, credits_reserve, spend_budget_set,
 )
-from jobs.services.requests import take_credits_for_cost
+from jobs.pipeline.quote import take_credits_for_cost
 from tests.factories import creator_create
 
 CENT = Decimal("0.01")

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from jobs.models import Generation
+from jobs.models import Take
 from studio.models import Shot
 from tests.factories import creator_create, project_for, shot_for
 
@@ -61,7 +61,7 @@ def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, wo
     expect(card).to_contain_text("Why this provider")
     expect(card).to_contain_text("quality checks")
     assert page.evaluate("window.__marker") == 1, "the page navigated or reloaded"
-    take = Generation.objects.get(shot=shot)
+    take = Take.objects.get(shot=shot)
     assert take.state == "ready"
     expect(cards).to_have_count(1)
     expect(page.locator("#credit-balance")).to_contain_text(f"{settings.STARTER_CREDITS - take.price_credits} credits")
@@ -141,7 +141,7 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
                                                                            timeout=RENDER_TIMEOUT_MS)
     expect(page.locator(".badge-best")).to_have_count(1)
     expect(page.locator(".badge-best")).to_have_text("★ Best of 2")
-    batch = Generation.objects.filter(shot=shots[0], origin="best_of")
+    batch = Take.objects.filter(shot=shots[0], origin="best_of")
     assert batch.count() == 2 and len({take.batch for take in batch}) == 1
     page.screenshot(path=screenshots / "06-best-of-two.png", full_page=True)
     assert page.errors == []

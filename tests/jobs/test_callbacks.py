@@ -4,11 +4,12 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from jobs.models import WebhookDelivery
-from jobs.services.callbacks import callback_token, callback_url_for
-from jobs.services.dispatch import take_advance
-from providers import health
+from jobs.models import Attempt, Take, WebhookDelivery
+from jobs.pipeline import enqueue
+from jobs.pipeline.callbacks import callback_token, callback_url_for
+from jobs.pipeline.submit import take_submit
 from providers.emulators.sandbox import emulator_create
 from providers.models import ProviderModel
 from studio.services.takes import shot_take_request
@@ -30,7 +31,7 @@ def fal(settings, catalog):
 def submitted_take(fal, creator, project):
     take = shot_take_request(user=creator, shot=shot_for(project, duration_seconds=5))
     assert take.provider_model.api_family == "fal"
-    take_advance(take_id=take.pk)
+    take_submit(take_id=take.pk)
     take.refresh_from_db()
     assert take.state == "generating"
     return take
@@ -46,14 +47,16 @@ def signed_callback(fal, take, phase="succeeded"):
 
 
 def post(client, take, body, headers, token=None):
-    url = reverse("provider-callback", args=["fal", take.public_id, token or callback_token(family="fal", public_id=take.public_id)])
+    token = token or callback_token(family="fal", public_id=take.public_id, attempt=1)
+    url = reverse("provider-callback", args=["fal", take.public_id, token])
     extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items() if name.lower() != "content-type"}
     return client.post(url, data=body, content_type="application/json", **extra)
 
 
 def test_the_callback_url_carries_our_per_take_token(submitted_take, fal):
-    url = callback_url_for(family="fal", take=submitted_take)
-    assert url.startswith("http://127.0.0.1:9/webhooks/fal/") and callback_token(family="fal", public_id=submitted_take.public_id) in url
+    url = callback_url_for(family="fal", take=submitted_take, attempt=1)
+    assert url.startswith("http://127.0.0.1:9/webhooks/fal/")
+    assert callback_token(family="fal", public_id=submitted_take.public_id, attempt=1) in url
     sent = [r for r in fal.requests_seen if r.method == "POST" and "fal_webhook" in r.query]
     assert sent and sent[0].query["fal_webhook"] == url
 
@@ -63,7 +66,9 @@ def test_a_verified_callback_is_applied_once_and_asks_for_a_poll(client, submitt
     with django_capture_on_commit_callbacks() as callbacks:
         response = post(client, submitted_take, body, headers)
     assert response.status_code == 200 and response.json() == {"status": "applied"}
-    assert [cb.func.__name__ for cb in callbacks] == ["_poll_now"]
+    sends = [cb for cb in callbacks if cb.func.__name__ == "take_stage_send"]
+    assert [cb.args for cb in sends] == [(submitted_take.pk, "poll")]
+    assert Take.objects.get(pk=submitted_take.pk).wake_at <= timezone.now()  # stored: recovery polls if the send is lost
     replay = post(client, submitted_take, body, headers)
     assert replay.status_code == 409 and replay.json() == {"status": "duplicate"}
     assert WebhookDelivery.objects.count() == 1
@@ -71,9 +76,46 @@ def test_a_verified_callback_is_applied_once_and_asks_for_a_poll(client, submitt
 
 def test_a_wrong_token_is_refused_and_changes_nothing(client, submitted_take, fal):
     body, headers = signed_callback(fal, submitted_take)
-    response = post(client, submitted_take, body, headers, token="0" * 40)
-    assert response.status_code == 401
+    for forged in ("0" * 40, "1.AAAA", "2." + callback_token(family="fal", public_id=submitted_take.public_id, attempt=1)[2:]):
+        assert post(client, submitted_take, body, headers, token=forged).status_code == 401
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_token_signed_before_the_secret_key_was_rotated_is_still_accepted(client, submitted_take, fal, settings):
+    body, headers = signed_callback(fal, submitted_take)
+    token = callback_token(family="fal", public_id=submitted_take.public_id, attempt=1)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-after-rotation-" + "x" * 30
+    assert post(client, submitted_take, body, headers, token=token).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert post(client, submitted_take, body, headers, token=token).status_code == 401
+
+
+def test_a_callback_heard_while_the_broker_is_down_is_kept_and_acted_on_later(
+    client, submitted_take, fal, monkeypatch, django_capture_on_commit_callbacks,
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", broker_down)
+    body, headers = signed_callback(fal, submitted_take)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, submitted_take, body, headers)
+    assert response.status_code == 200 and response.json() == {"status": "applied"}  # heard: no vendor retry needed
+    take = Take.objects.get(pk=submitted_take.pk)
+    assert take.state == "generating" and take.wake_at <= timezone.now()  # due now: recovery sends the poll
+
+
+def test_a_callback_that_arrives_before_the_job_id_is_saved_adopts_the_job(client, submitted_take, fal):
+    """The vendor called back before our submit recorded its answer (or the submitting worker died)."""
+    attempt = submitted_take.attempts.get()
+    job_id = attempt.provider_job_id
+    Attempt.objects.filter(pk=attempt.pk).update(provider_job_id="", state="submitting")
+    body, headers = signed_callback(fal, submitted_take)
+    response = post(client, submitted_take, body, headers)
+    assert response.status_code == 200 and response.json() == {"status": "applied"}
+    assert Attempt.objects.get(pk=attempt.pk).provider_job_id.endswith(json.loads(body)["request_id"])
+    assert job_id.endswith(json.loads(body)["request_id"])
 
 
 def test_a_tampered_or_unsigned_body_is_refused(client, submitted_take, fal):

@@ -1,6 +1,14 @@
 import pytest
 
-from jobs.compiler import COMPILER_VERSION, PromptCompileError, ProviderDialect, ShotSpec, multi_shot_compile, prompt_compile, prompt_compile_for
+from jobs.compiler import (
+    COMPILER_VERSION,
+    PromptCompileError,
+    ProviderDialect,
+    ShotSpec,
+    multi_shot_compile,
+    prompt_compile,
+    prompt_compile_for,
+)
 
 VEO = ProviderDialect(name="Veo 3.1 Fast", max_duration_seconds=8, allowed_durations=(4, 6, 8), negative_prompt=True,
                       reference_images=True, image_to_video=True)

@@ -5,19 +5,25 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.exceptions import InsufficientCredits
+from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.compiler import ShotSpec
 from jobs.exceptions import TakeError
 from jobs.media import video_first_frame
-from jobs.models import Generation
-from jobs.services.requests import take_request_best_of
+from jobs.models import Take
+from jobs.pipeline.request import take_request_best_of
 from providers.models import ProviderModel
 from studio.exceptions import StudioError
 from studio.services.takes import (
-    shot_spec, shot_take_request, shot_takes_request_best_of, take_approve, take_other_provider_quote, take_render_final,
-    take_render_final_quote, take_request_other_provider,
+    shot_spec,
+    shot_take_request,
+    shot_takes_request_best_of,
+    take_approve,
+    take_other_provider_quote,
+    take_render_final,
+    take_render_final_quote,
+    take_request_other_provider,
 )
 from tests.factories import creator_create, project_for, shot_for
 from tests.jobs.test_pipeline import take_made_ready
@@ -64,7 +70,7 @@ def test_only_an_approved_ready_draft_can_be_rendered_final(catalog, creator, sh
     ready = take_made_ready(queued)
     with pytest.raises(StudioError, match="Approve this draft first"):
         take_render_final_quote(draft=ready)
-    assert Generation.objects.filter(tier="final").count() == 0
+    assert Take.objects.filter(tier="final").count() == 0
 
 
 # Best of N
@@ -85,7 +91,7 @@ def test_best_of_n_is_all_or_nothing_on_credits(catalog, shot):
     poor_shot = shot_for(project_for(poor))
     with pytest.raises(InsufficientCredits):
         shot_takes_request_best_of(user=poor, shot=poor_shot, count=2, idempotency_key="batch-2")
-    assert Generation.objects.filter(owner=poor).count() == 0
+    assert Take.objects.filter(owner=poor).count() == 0
     assert CreditAccount.objects.get(user=poor).available == 10
     assert LedgerEntry.objects.filter(kind="reserve").count() == 0
 
@@ -104,8 +110,8 @@ def test_best_of_n_ranks_ready_takes_by_their_aggregate_score(catalog, creator, 
 
 def test_a_better_score_outranks_an_earlier_take(catalog, creator, shot):
     first, second = [take_made_ready(take) for take in shot_takes_request_best_of(user=creator, shot=shot, count=2)]
-    Generation.objects.filter(pk=second.pk).update(evaluation={**second.evaluation, "aggregate": 99.0})
-    Generation.objects.filter(pk=first.pk).update(evaluation={**first.evaluation, "aggregate": 40.0})
+    Take.objects.filter(pk=second.pk).update(evaluation={**second.evaluation, "aggregate": 99.0})
+    Take.objects.filter(pk=first.pk).update(evaluation={**first.evaluation, "aggregate": 40.0})
     first.refresh_from_db()
     second.refresh_from_db()
     assert (second.best_of_standing, first.best_of_standing) == ((1, 2), (2, 2))

@@ -5,11 +5,13 @@ Worker processes run against the test database and Redis; the vendor is a provid
 this process, whose request a test holds at the chosen stage so that the worker dies exactly
 there. Recovery is what production does, with the clock brought forward:
 
-* a killed worker's message stays unacknowledged in Redis, which hands it to another worker once
-  the broker's visibility timeout (an hour) has passed: `redeliver` does that now;
-* beat's takes_reconcile re-drives takes that went quiet (a fresh poll, the submit again, or the
-  evaluation again);
-* beat's takes_reap_stalled fails takes silent for TAKE_STALL_SECONDS and releases their credits.
+* the killed worker held the take's lease; it stops renewing, so the lease runs out within
+  TAKE_LEASE_SECONDS and beat's takes_recover starts the take's stage again (`recovered` runs it
+  as of that moment);
+* the killed worker's message stays unacknowledged in Redis, which hands it to another worker once
+  the broker's visibility timeout (an hour) has passed: `redeliver` does that now, and it must
+  change nothing;
+* takes_reap_stalled fails takes silent for TAKE_STALL_SECONDS and releases their credits.
 
 Every test ends with a terminal take, one job for it at the vendor, and a balanced ledger: the
 reservation resolved exactly once, captured only for a ready take. The Redis test runs on a
@@ -28,19 +30,14 @@ from signal import SIGSTOP
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
-from jobs.claims import take_download_claim, take_evaluation_claim
-from jobs.models import Attempt, Generation
-from jobs.services.dispatch import take_advance
-from jobs.services.pipeline import EVALUATION_CLAIM_SECONDS, takes_reap_stalled
-from jobs.services.reconcile import (
-    DOWNLOAD_QUIET_SECONDS, EVALUATION_QUIET_SECONDS, EVALUATION_REQUEUES, QUIET_SECONDS, takes_reconcile,
-)
-from jobs.tasks import take_run_task, takes_reconcile_task
+from jobs.models import Attempt, Take
+from jobs.pipeline.recover import takes_reap_stalled, takes_recover
+from jobs.pipeline.submit import take_submit
+from jobs.tasks import take_submit_task, takes_recover_task
 from providers import health
 from providers.emulators.sandbox import emulator_create
 from providers.emulators.server import Emulator, Request, Response
@@ -55,9 +52,6 @@ from tests.stack import celery_worker, free_port, private_redis, worker_queues
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CREDITS = 500  # what tests.factories.creator_create grants
-QUIET = timedelta(seconds=QUIET_SECONDS + 30)  # long enough for beat's reconcile to call a take quiet
-EVALUATION_QUIET = timedelta(seconds=EVALUATION_QUIET_SECONDS + 30)
-DOWNLOAD_QUIET = timedelta(seconds=DOWNLOAD_QUIET_SECONDS + 30)
 RECONNECTING = "consumer: Cannot connect to"  # what a worker logs while Redis is gone
 
 
@@ -213,7 +207,7 @@ def killed_at(hold, workers):
     """`killed_at(vendor, operation, user=, shot=)`: a take requested with a worker running, the
     worker killed while the take's `operation` request is held at the vendor (see Hold)."""
 
-    def take_request_and_kill(vendor: Emulator, operation: str, *, user, shot, answered: bool = False) -> Generation:
+    def take_request_and_kill(vendor: Emulator, operation: str, *, user, shot, answered: bool = False) -> Take:
         held = hold(vendor, operation, answered=answered)
         worker = workers.start()
         take = shot_take_request(user=user, shot=shot)
@@ -225,14 +219,22 @@ def killed_at(hold, workers):
 
 
 def kill_while_evaluating(worker: subprocess.Popen, *, take_id: int) -> None:
-    """Kill the worker once it has claimed the take's evaluation (take_evaluate's first step): frozen
-    (SIGSTOP) the moment the claim shows, checked to be still evaluating, then killed."""
-    claim = take_evaluation_claim(take_id)
-    wait_until(lambda: cache.get(claim) is not None, what="a worker claiming the evaluation", timeout=60, interval=0.02)
+    """Kill the worker once it has taken the lease on the take's evaluation (take_evaluate's first
+    step): frozen (SIGSTOP) the moment the lease shows, checked to be still evaluating, then killed."""
+    def leased_for_evaluation() -> bool:
+        return Take.objects.filter(pk=take_id, state="evaluating").exclude(lease_token="").exists()
+
+    wait_until(leased_for_evaluation, what="a worker taking the evaluation", timeout=60, interval=0.02)
     worker.send_signal(SIGSTOP)
-    frozen_in = Generation.objects.values_list("state", flat=True).get(pk=take_id)
+    frozen_in = Take.objects.values_list("state", flat=True).get(pk=take_id)
     kill(worker)
     assert frozen_in == "evaluating", f"the take was already {frozen_in} when the worker froze"
+
+
+def recovered(take_id: int) -> dict[str, int]:
+    """Beat's recovery pass as it runs once the dead worker's lease on the take has run out."""
+    wake_at = Take.objects.values_list("wake_at", flat=True).get(pk=take_id)
+    return takes_recover(now=max(wake_at, timezone.now()) + timedelta(seconds=5))
 
 
 @contextmanager
@@ -273,7 +275,7 @@ def wait_until_broker_idle(*, besides=()) -> None:
 
 def assert_settled_once(take_id: int, *, charged: bool) -> None:
     """Terminal take, reservation resolved once: captured at the take's price if ready, else released."""
-    take = Generation.objects.get(pk=take_id)
+    take = Take.objects.get(pk=take_id)
     reservation = Reservation.objects.get(pk=take.reservation_id)
     account = CreditAccount.objects.get(pk=reservation.account_id)
     entries = sorted(reservation.entries.values_list("kind", flat=True))
@@ -297,12 +299,14 @@ def assert_settled_once(take_id: int, *, charged: bool) -> None:
 @pytest.mark.stack
 def test_a_worker_killed_before_the_vendor_heard_of_the_take_submits_it_once_when_redelivered(runway, killed_at, workers, creator, shot):
     take = killed_at(runway, "submit", user=creator, shot=shot)
-    assert Generation.objects.get(pk=take.pk).state == "submitting"
+    assert Take.objects.get(pk=take.pk).state == "submitting"
     killed = unacked_in_test_queues()
-    assert list(killed.values()) == ["jobs.take_run"]  # not lost: Redis keeps it unacknowledged
-    redeliver(killed)
+    assert list(killed.values()) == ["jobs.take_submit"]  # not lost: Redis keeps it unacknowledged
     workers.start()
+    assert recovered(take.pk)["restarted"] == 1
     wait_until_finished(take.pk)
+    redeliver(killed)  # an hour on, Redis hands the killed submit out again: the take is done, nothing happens
+    wait_until_broker_idle()
     assert len(runway.jobs) == len(submissions(runway)) == 1
     assert_settled_once(take.pk, charged=True)
 
@@ -310,11 +314,11 @@ def test_a_worker_killed_before_the_vendor_heard_of_the_take_submits_it_once_whe
 @pytest.mark.stack
 def test_a_worker_killed_while_the_vendor_works_is_polled_again_not_resubmitted(runway, killed_at, workers, creator, shot):
     take = killed_at(runway, "status", user=creator, shot=shot)  # the first poll: the vendor has the job
-    assert Generation.objects.get(pk=take.pk).provider_job_id
+    assert Take.objects.get(pk=take.pk).provider_job_id
     killed = unacked_in_test_queues()
     assert list(killed.values()) == ["jobs.take_poll"]
     workers.start()
-    assert takes_reconcile(now=timezone.now() + QUIET) == {"polled": 1, "requeued": 0}
+    assert recovered(take.pk)["restarted"] == 1
     assert wait_until_finished(take.pk).state == "ready"
     redeliver(killed)  # an hour on, Redis hands the killed poll out again: the take is done, nothing happens
     wait_until_broker_idle()
@@ -326,9 +330,9 @@ def test_a_worker_killed_while_the_vendor_works_is_polled_again_not_resubmitted(
 def test_a_worker_killed_before_it_heard_the_vendor_accept_gets_the_same_job_back(kling, killed_at, workers, creator, project):
     shot = shot_for(project, duration_seconds=5)  # Kling makes 5 or 10 s
     take = killed_at(kling, "submit", user=creator, shot=shot, answered=True)
-    assert len(kling.jobs) == 1 and not Generation.objects.get(pk=take.pk).provider_job_id
+    assert len(kling.jobs) == 1 and not Take.objects.get(pk=take.pk).provider_job_id
     workers.start()
-    assert takes_reconcile(now=timezone.now() + QUIET) == {"polled": 0, "requeued": 1}
+    assert recovered(take.pk)["restarted"] == 1
     take = wait_until_finished(take.pk)
     # Asked again with the same external_task_id, Kling refuses a duplicate and the adapter takes up
     # the job the first submission started: one job, no second generation to pay for.
@@ -340,14 +344,13 @@ def test_a_worker_killed_before_it_heard_the_vendor_accept_gets_the_same_job_bac
 @pytest.mark.stack
 def test_a_worker_killed_while_downloading_has_the_finished_video_fetched_again(runway, killed_at, workers, creator, shot):
     take = killed_at(runway, "download", user=creator, shot=shot)
-    assert Generation.objects.get(pk=take.pk).state == "downloading"
+    assert Take.objects.get(pk=take.pk).state == "downloading"
     killed = unacked_in_test_queues()
     assert list(killed.values()) == ["jobs.take_poll"]
     workers.start()
-    # The dead worker's claim on the download outlives it; reconcile waits until it has lapsed.
-    assert takes_reconcile(now=timezone.now() + QUIET) == {"polled": 0, "requeued": 0}
-    cache.delete(take_download_claim(take.pk))  # …its DOWNLOAD_CLAIM_SECONDS have run out
-    assert takes_reconcile(now=timezone.now() + DOWNLOAD_QUIET) == {"polled": 1, "requeued": 0}
+    # The dead worker's lease on the take is still running: recovery waits until it has lapsed.
+    assert takes_recover()["restarted"] == 0
+    assert recovered(take.pk)["restarted"] == 1
     take = wait_until_finished(take.pk)
     assert take.state == "ready", take.failure_reason
     assert "download started again (1 of" in " ".join(take.events.values_list("detail", flat=True))
@@ -358,34 +361,30 @@ def test_a_worker_killed_while_downloading_has_the_finished_video_fetched_again(
 
 
 @pytest.mark.stack
-def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_claim_lapses(runway, workers, creator, shot):
+def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_lease_lapses(runway, workers, creator, shot):
     first = workers.start()
     take = shot_take_request(user=creator, shot=shot)
     kill_while_evaluating(first, take_id=take.pk)
     killed = unacked_in_test_queues()  # the evaluation, and maybe the poll that queued it, finishing
     assert "jobs.take_evaluate" in killed.values()
     workers.start()
-    later = timezone.now() + EVALUATION_QUIET
-    assert takes_reconcile(now=later) == {"polled": 0, "requeued": 1}
+    # The dead worker's lease on the evaluation is still running: a redelivered task stands aside…
+    redeliver([tag for tag, name in killed.items() if name == "jobs.take_evaluate"])
     wait_until_broker_idle(besides=killed)
-    # The dead worker's claim on the evaluation outlives it: the requeued evaluation stands aside…
-    assert Generation.objects.get(pk=take.pk).state == "evaluating"
-    cache.delete(take_evaluation_claim(take.pk))  # …until the claim's EVALUATION_CLAIM_SECONDS run out
-    assert takes_reconcile(now=later + EVALUATION_QUIET) == {"polled": 0, "requeued": 1}
-    wait_until_finished(take.pk)
-    redeliver(killed)  # an hour on: evaluating a settled take again does nothing
+    assert Take.objects.get(pk=take.pk).state == "evaluating"
+    assert recovered(take.pk)["restarted"] == 1  # …and once it runs out, recovery starts the evaluation again
+    take = wait_until_finished(take.pk)
+    assert "evaluation started again (1 of" in " ".join(take.events.values_list("detail", flat=True))
+    redeliver(unacked_in_test_queues())  # an hour on: evaluating a settled take again does nothing
     wait_until_broker_idle()
     assert len(runway.jobs) == len(submissions(runway)) == 1
     assert_settled_once(take.pk, charged=True)
-    # The timeline simulated here: the claim lapses while reconcile still requeues (and so keeps
-    # the reaper away), rather than the take being failed first.
-    assert EVALUATION_CLAIM_SECONDS < EVALUATION_REQUEUES * EVALUATION_QUIET_SECONDS
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_reaped_take_gives_back_its_provider_concurrency_slot(runway, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_advance(take_id=take.pk)  # at the vendor, holding one of its slots; then the worker dies
+    take_submit(take_id=take.pk)  # at the vendor, holding one of its slots; then the worker dies
     assert not health.concurrency_slot_take(take.provider_model.slug, holder="the next take", cap=1)
     assert takes_reap_stalled(now=timezone.now() + timedelta(seconds=settings.TAKE_STALL_SECONDS + 60)) == 1
     assert health.concurrency_slot_take(take.provider_model.slug, holder="the next take", cap=1)
@@ -415,14 +414,13 @@ def redis_restart_noticed(redis_server, worker: subprocess.Popen, workers: Worke
     redis_server.start()
 
 
-def finish_with_beat(take_id: int, broker_url: str) -> Generation:
-    """Wait for the take to finish while beat keeps running takes_reconcile, each time with the
-    take quiet for longer than reconcile's threshold (beat runs it every 30 s)."""
+def finish_with_beat(take_id: int, broker_url: str) -> Take:
+    """Wait for the take to finish while beat keeps running takes_recover, each time with the
+    take's wake_at passed (its lost poll was due; beat runs recovery every few seconds)."""
 
     def reconciled_and_finished() -> bool:
-        Generation.objects.filter(pk=take_id, heartbeat_at__gt=timezone.now() - QUIET).update(
-            heartbeat_at=timezone.now() - QUIET)
-        send(broker_url, takes_reconcile_task)
+        Take.objects.filter(pk=take_id, wake_at__gt=timezone.now()).update(wake_at=timezone.now() - timedelta(seconds=5))
+        send(broker_url, takes_recover_task)
         try:
             wait_until_finished(take_id, timeout=5)
         except AssertionError:
@@ -430,7 +428,7 @@ def finish_with_beat(take_id: int, broker_url: str) -> Generation:
         return True
 
     wait_until(reconciled_and_finished, what=f"take {take_id} finishing", timeout=60, interval=0)
-    return Generation.objects.get(pk=take_id)
+    return Take.objects.get(pk=take_id)
 
 
 @pytest.mark.stack
@@ -439,8 +437,8 @@ def test_a_take_finishes_when_redis_restarts_mid_run(runway, redis_server, worke
     first = workers.start(**env)
     take = shot_take_request(user=creator, shot=shot)
     purge_test_queue()  # that enqueue went to the shared Redis, which this test's workers do not read
-    send(redis_server.url, take_run_task, take.pk)
-    wait_until(lambda: Generation.objects.filter(pk=take.pk, state="generating").exists(), what="generating")
+    send(redis_server.url, take_submit_task, take.pk)
+    wait_until(lambda: Take.objects.filter(pk=take.pk, state="generating").exists(), what="generating")
     redis_restart_noticed(redis_server, first, workers)  # every key gone: messages, slots, circuits, claims
     # The worker holding the take's next poll exits on the lost connection (see the next test); as a
     # process supervisor would, a worker is started again.

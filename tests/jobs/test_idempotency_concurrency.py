@@ -10,8 +10,8 @@ from django.db import connection, connections
 from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.exceptions import IdempotencyKeyInProgress, NoProviderAvailable
-from jobs.models import Generation
-from jobs.services import requests as take_requests
+from jobs.models import Take
+from jobs.pipeline import request as take_requests
 from providers.models import ProviderModel
 from studio.services.takes import shot_take_request
 
@@ -40,7 +40,7 @@ def test_many_threads_with_one_key_make_one_take_and_one_reservation(catalog, cr
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         outcomes = list(pool.map(lambda _: _request(creator, shot, barrier), range(THREADS)))
 
-    take = Generation.objects.get()
+    take = Take.objects.get()
     assert set(outcomes) <= {take.pk, "in progress"}
     assert outcomes.count(take.pk) >= 1
     assert Reservation.objects.count() == 1
@@ -69,11 +69,11 @@ def test_a_key_still_being_carried_out_answers_in_progress_and_changes_nothing(c
         assert inside.wait(timeout=30)
         with pytest.raises(IdempotencyKeyInProgress):
             shot_take_request(user=creator, shot=shot, idempotency_key="double-click")
-        assert Generation.objects.count() == 0
+        assert Take.objects.count() == 0
         release.set()
         take_id = first.result(timeout=30)
 
-    assert Generation.objects.get().pk == take_id
+    assert Take.objects.get().pk == take_id
     assert Reservation.objects.count() == 1
 
 

@@ -12,25 +12,27 @@ from PIL import Image
 from billing.models import CreditAccount, LedgerEntry, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.exceptions import IllegalTransition
-from jobs.models import Generation
-from jobs.services.pipeline import take_evaluate, take_run, takes_reap_stalled
-from jobs.services.transitions import take_progress_report, take_transition
+from jobs.models import Take
+from jobs.pipeline.evaluate import take_evaluate
+from jobs.pipeline.recover import takes_reap_stalled
+from jobs.pipeline.transitions import take_progress_report, take_transition
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.takes import shot_take_request
 from tests.conftest import run_commit_callbacks_except_enqueue
+from tests.pipeline import take_render
 
 pytestmark = pytest.mark.django_db
 
 
-def take_run_and_evaluate(take_id: int) -> Generation:
+def take_run_and_evaluate(take_id: int) -> Take:
     """Render a take in-process, then evaluate it, as the pipeline and evaluation workers would."""
-    take_run(take_id=take_id)
+    take_render(take_id)
     take_evaluate(take_id=take_id)
-    return Generation.objects.get(pk=take_id)
+    return Take.objects.get(pk=take_id)
 
 
-def take_made_ready(take: Generation) -> Generation:
+def take_made_ready(take: Take) -> Take:
     """`take`, rendered and evaluated, asserted ready."""
     take = take_run_and_evaluate(take.pk)
     assert take.state == "ready", take.failure_reason
@@ -69,7 +71,7 @@ def test_running_a_finished_take_again_changes_nothing(catalog, creator, shot):
     entries = LedgerEntry.objects.count()
     take_run_and_evaluate(take.pk)
     assert LedgerEntry.objects.count() == entries
-    assert Generation.objects.get().events.count() == 7
+    assert Take.objects.get().events.count() == 7
 
 
 def test_a_reference_image_is_used_and_a_black_video_fails_evaluation_and_is_refunded(catalog, creator, project, shot):
@@ -95,7 +97,7 @@ def test_a_render_crash_fails_the_take_with_a_readable_reason(catalog, creator, 
     shot_update(shot=shot, characters=[mei])
     take = shot_take_request(user=creator, shot=shot)
     picture.image.storage.delete(picture.image.name)  # the reference vanished from storage
-    take_run(take_id=take.pk)
+    take_render(take.pk)
     take.refresh_from_db()
     assert take.state == "failed"
     assert "credits were released" in take.failure_reason
@@ -122,17 +124,18 @@ def test_transitions_and_progress_are_published_after_commit(catalog, creator, s
     assert len(callbacks) == 4  # nothing is sent before the transaction commits
     run_commit_callbacks_except_enqueue(callbacks)
     events = listener.collect(5, timeout=1.0)
-    assert events == [{"type": "take.changed", "take_id": take.pk}] * 4
-    assert Generation.objects.get().progress == 40
+    assert [event["type"] for event in events] == ["live.html"] * 4  # each change, rendered once for the page
+    assert f'id="take-{take.pk}"' in events[-1]["html"] and "40%" in events[-1]["html"]
+    assert Take.objects.get().progress == 40
 
 
 def test_reaper_fails_stalled_takes_and_releases_their_credits(catalog, creator, shot, settings):
     settings.TAKE_STALL_SECONDS = 600
     take = shot_take_request(user=creator, shot=shot)
-    Generation.objects.filter(pk=take.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+    Take.objects.filter(pk=take.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
     fresh = shot_take_request(user=creator, shot=shot)
     assert takes_reap_stalled() == 1
     take.refresh_from_db()
     assert take.state == "failed" and "no progress for 10 minutes" in take.failure_reason
-    assert Generation.objects.get(pk=fresh.pk).state == "queued"
+    assert Take.objects.get(pk=fresh.pk).state == "queued"
     assert CreditAccount.objects.get(user=creator).held == fresh.price_credits

@@ -9,12 +9,13 @@ from PIL import Image
 
 from billing.models import CreditAccount, LedgerEntry
 from billing.selectors import credit_accounts_out_of_balance
-from jobs.models import Generation
+from jobs.models import Take
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
 from tests.factories import creator_create, project_for, shot_for
 from tests.jobs.test_pipeline import take_made_ready
+
 
 def png_upload(seed: int) -> SimpleUploadedFile:
     """A detailed picture: a flat colour would give the animatic nothing to move, and look frozen."""
@@ -88,5 +89,5 @@ def test_the_cache_is_per_creator_and_skips_expired_or_failed_takes(catalog, cre
     assert shot_take_quote(shot=other_shot).cache_key == first.cache_key
     assert shot_take_quote(shot=other_shot).cached is None  # never another creator's video
 
-    Generation.objects.filter(pk=first.pk).update(files_expired_at=first.finished_at)
+    Take.objects.filter(pk=first.pk).update(files_expired_at=first.finished_at)
     assert shot_take_quote(shot=shot).cached is None

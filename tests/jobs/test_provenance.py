@@ -17,8 +17,8 @@ from django.template.loader import render_to_string
 from django.test import Client
 from PIL import Image
 
-from jobs.models import Generation
-from jobs.services.export import take_export
+from jobs.export import take_export
+from jobs.models import Take
 from jobs.provenance import (
     ASSERTION_LABEL,
     c2pa_read,
@@ -94,7 +94,7 @@ def _png() -> SimpleUploadedFile:
     return SimpleUploadedFile("ref.png", buffer.getvalue(), content_type="image/png")
 
 
-def _ready_take(creator, project, shot, *, tier) -> Generation:
+def _ready_take(creator, project, shot, *, tier) -> Take:
     hero = character_create(project=project, name="Mei")
     character_image_add(character=hero, upload=_png())
     shot_update(shot=shot, characters=[hero])
@@ -109,15 +109,15 @@ def _ready_take(creator, project, shot, *, tier) -> Generation:
 def final_take(catalog, creator, project, shot):
     # Only the local animatic renders without a vendor here, and it renders drafts: the test
     # promotes one to the final tier (the render-final flow is not under test).
-    take = _ready_take(creator, project, shot, tier=Generation.Tier.DRAFT)
-    Generation.objects.filter(pk=take.pk).update(tier=Generation.Tier.FINAL)
+    take = _ready_take(creator, project, shot, tier=Take.Tier.DRAFT)
+    Take.objects.filter(pk=take.pk).update(tier=Take.Tier.FINAL)
     take.refresh_from_db()
     return take_approve(take=take)
 
 
 @pytest.fixture
 def draft_take(catalog, creator, project, shot):
-    return _ready_take(creator, project, shot, tier=Generation.Tier.DRAFT)
+    return _ready_take(creator, project, shot, tier=Take.Tier.DRAFT)
 
 
 def _local_copy(take, tmp_path):
@@ -131,7 +131,7 @@ def _local_copy(take, tmp_path):
 
 
 def test_the_record_names_everything_that_made_the_take(final_take):
-    take = Generation.objects.select_related("provider_model", "provider_price").get(pk=final_take.pk)
+    take = Take.objects.select_related("provider_model", "provider_price").get(pk=final_take.pk)
     record = take_provenance(take)
     json.dumps(record)  # serialisable as is
     assert record["take"]["id"] == str(take.public_id) and record["take"]["tier"] == "final"

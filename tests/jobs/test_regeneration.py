@@ -6,14 +6,16 @@ import pytest
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
 from billing.services import credits_adjust
-from jobs.models import Generation
-from jobs.services.pipeline import take_evaluate, take_fail_check, take_run
-from jobs.services.regeneration import NOT_REGENERATED, take_regenerate
+from jobs.models import Take
+from jobs.pipeline.evaluate import take_evaluate
+from jobs.pipeline.regenerate import take_regenerate
+from jobs.pipeline.settle import take_fail_check
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, project_budget_set, shot_update
 from studio.services.takes import shot_take_request, shot_takes_request_best_of
 from tests.jobs.test_pipeline import png_upload, take_run_and_evaluate
 from tests.jobs.test_remote_pipeline import runway  # noqa: F401 (fixture)
+from tests.pipeline import take_render
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +37,11 @@ def black_shot(project, shot):
     return shot
 
 
-def replacement_of(take: Generation) -> Generation | None:
-    return Generation.objects.filter(source_take=take, origin=Generation.Origin.REGENERATION).first()
+def replacement_of(take: Take) -> Take | None:
+    return Take.objects.filter(source_take=take, origin=Take.Origin.REGENERATION).first()
 
 
-def notes(take: Generation) -> list[str]:
+def notes(take: Take) -> list[str]:
     return list(take.events.filter(from_state="failed", to_state="failed").values_list("detail", flat=True))
 
 
@@ -56,7 +58,7 @@ def test_a_take_failing_a_check_is_regenerated_once_with_a_new_seed(catalog, cre
     assert notes(take) == [f"regenerating as take #{replacement.pk} on {replacement.provider_model.name}, with a new seed"]
     assert take_regenerate(take_id=take.pk) == replacement  # a re-run requests nothing new
     take_evaluate(take_id=take.pk)  # nor does a redelivered evaluation task
-    assert Generation.objects.count() == 2 and len(notes(take)) == 1
+    assert Take.objects.count() == 2 and len(notes(take)) == 1
     assert credit_accounts_out_of_balance() == []
 
 
@@ -71,7 +73,8 @@ def test_regeneration_stops_when_the_retry_budget_is_used_up(catalog, creator, b
     last = chain[-1]
     assert "Regenerating" not in last.failure_reason
     assert last.failure_reason.endswith("Not regenerated: its 2 automatic regenerations are used up.")
-    assert notes(last) == [f"{NOT_REGENERATED}its 2 automatic regenerations are used up"]
+    assert notes(last) == ["not regenerated: its 2 automatic regenerations are used up"]
+    assert last.regeneration == Take.Regeneration.DECLINED
     assert not Reservation.objects.filter(state=Reservation.State.OPEN).exists()
     assert CreditAccount.objects.get(user=creator).balance == 500  # each broken take charged, then refunded
     assert credit_accounts_out_of_balance() == []
@@ -79,7 +82,7 @@ def test_regeneration_stops_when_the_retry_budget_is_used_up(catalog, creator, b
 
 def test_an_interrupted_regeneration_is_finished_by_the_redelivered_evaluation_task(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    take_run(take_id=take.pk)
+    take_render(take.pk)
     take_fail_check(take_id=take.pk, evaluation=SAFETY_FAILED)  # the worker died right after settling
     assert replacement_of(take) is None
     take_evaluate(take_id=take.pk)
@@ -88,14 +91,14 @@ def test_an_interrupted_regeneration_is_finished_by_the_redelivered_evaluation_t
 
 def test_no_regeneration_over_the_project_budget(catalog, creator, project, black_shot):
     take = shot_take_request(user=creator, shot=black_shot)
-    take_run(take_id=take.pk)
+    take_render(take.pk)
     project_budget_set(user=creator, project=project, cap_credits=0)
     take_evaluate(take_id=take.pk)
     take.refresh_from_db()
     assert take.state == "failed" and replacement_of(take) is None
     assert "Regenerating" not in take.failure_reason
     (note,) = notes(take)
-    assert note.startswith(f"{NOT_REGENERATED}This project's budget is 0 credits")
+    assert note.startswith("not regenerated: This project's budget is 0 credits")
     take.refresh_from_db()
     assert "Not regenerated: This project's budget is 0 credits" in take.failure_reason
     assert credit_accounts_out_of_balance() == []
@@ -109,7 +112,7 @@ def test_no_regeneration_when_the_creator_cannot_afford_it(catalog, creator, bla
     take = take_run_and_evaluate(take.pk)
     assert take.state == "failed" and replacement_of(take) is None
     (note,) = notes(take)
-    assert note.startswith(f"{NOT_REGENERATED}This needs") and "available" in note
+    assert note.startswith("not regenerated: This needs") and "available" in note
     assert credit_accounts_out_of_balance() == []
 
 
@@ -143,4 +146,4 @@ def test_a_regenerated_best_of_take_stays_in_its_batch(catalog, creator, black_s
     failed = take_run_and_evaluate(first.pk)
     replacement = replacement_of(failed)
     assert replacement.batch == first.batch == second.batch
-    assert set(Generation.objects.filter(batch=first.batch)) == {first, second, replacement}
+    assert set(Take.objects.filter(batch=first.batch)) == {first, second, replacement}

@@ -6,22 +6,22 @@ poll, retry, fallback and settle steps run as the Celery tasks would run them.
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.utils import timezone
 
 from billing.models import CreditAccount, Reservation
 from billing.selectors import credit_accounts_out_of_balance
-from jobs.claims import take_download_claim
-from jobs.models import Attempt, Generation
-from jobs.services.dispatch import take_advance
-from jobs.services.pipeline import take_evaluate
-from jobs.services.remote import RetryLater, take_poll
-from jobs.services.transitions import take_transition
+from jobs.models import Attempt, Take
+from jobs.pipeline.download import take_download
+from jobs.pipeline.submit import take_submit
+from jobs.pipeline.transitions import take_transition
 from providers import health
 from providers.emulators.sandbox import emulator_create
 from providers.models import ProviderModel
 from studio.services.takes import shot_take_request
+from tests.pipeline import take_stage_run
 
 pytestmark = pytest.mark.django_db
 
@@ -34,24 +34,16 @@ def runway(settings, catalog):
         yield emulator
 
 
-def drive(take_id: int, *, timeout: float = 30) -> Generation:
-    """Run submit, poll and evaluation steps the way the tasks chain them, until the take settles."""
-    deadline, step = time.monotonic() + timeout, "submit"
+def drive(take_id: int, *, timeout: float = 30) -> Take:
+    """Run each stage the take's state calls for, as the workers would (without waiting out
+    backoffs), until the take settles."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            delay = take_advance(take_id=take_id) if step == "submit" else take_poll(take_id=take_id)
-        except RetryLater as later:
-            step, delay = "submit", later.seconds
-        else:
-            if delay is None:
-                if Generation.objects.filter(pk=take_id, state="evaluating").exists():
-                    take_evaluate(take_id=take_id)  # the evaluation worker's step
-                take = Generation.objects.get(pk=take_id)
-                if take.is_terminal:
-                    return take
-            step = "poll"
-        time.sleep(min(delay or 0, 0.3))
-    raise AssertionError(f"take {take_id} did not settle: {Generation.objects.get(pk=take_id).state}")
+        take = take_stage_run(take_id)
+        if take.is_terminal:
+            return take
+        time.sleep(0.2 if take.state == "generating" else 0)
+    raise AssertionError(f"take {take_id} did not settle: {Take.objects.get(pk=take_id).state}")
 
 
 def test_a_remote_take_is_submitted_polled_downloaded_and_charged(runway, creator, shot):
@@ -83,9 +75,9 @@ def test_transient_errors_are_retried_on_the_same_provider(runway, creator, shot
 
 
 def test_exhausted_vendor_credit_opens_the_circuit_and_moves_to_the_next_provider(runway, creator, project, shot):
-    from tests.jobs.test_pipeline import png_upload
     from studio.services.images import character_image_add
     from studio.services.projects import character_create, shot_update
+    from tests.jobs.test_pipeline import png_upload
 
     mei = character_create(project=project, name="Mei")
     character_image_add(character=mei, upload=png_upload((180, 90, 40)))
@@ -121,7 +113,7 @@ def test_when_every_provider_fails_the_take_fails_and_nothing_is_charged(runway,
     take = drive(shot_take_request(user=creator, shot=shot).pk)
     assert take.state == "failed"
     assert "Every provider for this shot failed" in take.failure_reason
-    assert Attempt.objects.filter(generation=take, state="failed").count() == 3
+    assert Attempt.objects.filter(take=take, state="failed").count() == 3
     assert CreditAccount.objects.get(user=creator).held == 0
     assert CreditAccount.objects.get(user=creator).balance == 500
 
@@ -130,24 +122,26 @@ def test_a_provider_over_its_rate_limit_makes_the_take_wait_not_fail(runway, cre
     ProviderModel.objects.filter(slug="runway-gen45-turbo").update(rate_limit_per_minute=1)
     first = shot_take_request(user=creator, shot=shot, idempotency_key=str(uuid.uuid4()))
     second = shot_take_request(user=creator, shot=shot, idempotency_key=str(uuid.uuid4()))
-    take_advance(take_id=first.pk)
-    with pytest.raises(RetryLater) as later:
-        take_advance(take_id=second.pk)
-    assert 0 < later.value.seconds <= 60
+    take_submit(take_id=first.pk)
+    take_submit(take_id=second.pk)
+    second = Take.objects.get(pk=second.pk)
+    assert second.state == "routing" and second.throttled_since is not None
+    assert timezone.now() < second.wake_at <= timezone.now() + timedelta(seconds=60 + 20)  # the wait, then recovery's grace
     assert "throttled" in second.events.latest("id").detail
-    assert Generation.objects.get(pk=second.pk).state == "routing"
+    take_submit(take_id=second.pk)  # still throttled: said once, not at every look
+    assert second.events.filter(detail__contains="throttled").count() == 1
 
 
-def left_downloading(take_id: int) -> Generation:
+def left_downloading(take_id: int) -> Take:
     """Submit, wait for the vendor to finish, and move to downloading: where a killed worker leaves it."""
-    take_advance(take_id=take_id)
+    take_submit(take_id=take_id)
     time.sleep(0.8)  # past the emulator's latency
     return take_transition(take_id=take_id, to_state="downloading", detail="the worker died here")
 
 
 def test_a_take_left_downloading_fetches_the_finished_video_again(runway, creator, shot):
     take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
-    assert take_poll(take_id=take.pk) is None
+    take_download(take_id=take.pk)
     take = drive(take.pk)
     assert take.state == "ready", take.failure_reason
     assert take.video and len(runway.jobs) == 1
@@ -155,14 +149,12 @@ def test_a_take_left_downloading_fetches_the_finished_video_again(runway, creato
     assert Reservation.objects.get(pk=take.reservation_id).captured_amount == take.price_credits
 
 
-def test_a_duplicate_poll_does_not_download_a_video_being_downloaded(runway, creator, shot):
+def test_a_duplicate_delivery_does_not_download_a_video_being_downloaded(runway, creator, shot):
     take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
-    cache.add(take_download_claim(take.pk), "downloading")  # another worker is fetching it
-    try:
-        assert take_poll(take_id=take.pk) is None
-    finally:
-        cache.delete(take_download_claim(take.pk))
-    take = Generation.objects.get(pk=take.pk)
+    # another worker is fetching it: it holds the take's lease, renewed a moment ago
+    Take.objects.filter(pk=take.pk).update(lease_token="another-worker", wake_at=timezone.now() + timedelta(seconds=15))
+    take_download(take_id=take.pk)
+    take = Take.objects.get(pk=take.pk)
     assert take.state == "downloading" and not take.video
     assert not [r for r in runway.requests_seen if r.path.startswith("/_emulator/files/")]
 
@@ -170,7 +162,7 @@ def test_a_duplicate_poll_does_not_download_a_video_being_downloaded(runway, cre
 def test_a_take_left_downloading_fails_when_the_vendor_no_longer_knows_its_job(runway, creator, shot):
     take = left_downloading(shot_take_request(user=creator, shot=shot).pk)
     runway.jobs.clear()  # the vendor forgot the job (expired)
-    assert take_poll(take_id=take.pk) is None
-    take = Generation.objects.get(pk=take.pk)
+    take_download(take_id=take.pk)
+    take = Take.objects.get(pk=take.pk)
     assert take.state == "failed" and "Gen-4.5 Turbo" in take.failure_reason
     assert Reservation.objects.get(pk=take.reservation_id).state == Reservation.State.RELEASED

@@ -2,14 +2,16 @@
 
 import pytest
 
-from jobs.models import Generation
-from jobs.services.pipeline import take_run
-from jobs.services.requests import take_queue_for
+from jobs.models import Take
+from jobs.pipeline.submit import take_submit
 from providers.local.tiny_pipelines import tiny_pipeline_save
 from providers.models import ProviderModel
+from providers.registry import local_render_queue
+from studio.config.celery import app
 from studio.services.takes import shot_take_request
 from tests.factories import shot_for
 from tests.jobs.test_pipeline import take_run_and_evaluate
+from tests.pipeline import take_render
 
 pytestmark = pytest.mark.django_db
 
@@ -23,18 +25,23 @@ def self_hosted(settings, tmp_path, catalog):
     ProviderModel.objects.exclude(slug="cogvideox-selfhosted").update(enabled=False)
 
 
-def test_self_hosted_takes_go_to_their_own_queue(settings):
-    assert take_queue_for("self_hosted") == settings.SELF_HOSTED_QUEUE != take_queue_for("runway")
-    assert take_queue_for("local_animatic") == settings.CELERY_TASK_DEFAULT_QUEUE
+def test_self_hosted_renders_go_to_their_own_queue(settings):
+    assert local_render_queue("self_hosted") == settings.SELF_HOSTED_QUEUE != local_render_queue("local_animatic")
+    assert local_render_queue("local_animatic") == settings.LOCAL_RENDER_QUEUE
 
 
-def test_a_self_hosted_model_renders_a_real_take_that_evaluation_judges(self_hosted, creator, project, django_capture_on_commit_callbacks):
+def queued_messages(queue: str) -> int:
+    with app.connection_for_read() as connection:
+        return connection.default_channel.client.llen(queue)
+
+
+def test_a_self_hosted_model_renders_a_real_take_that_evaluation_judges(self_hosted, creator, project, settings):
     shot = shot_for(project, duration_seconds=1, aspect_ratio="1:1")
-    with django_capture_on_commit_callbacks() as callbacks:
-        take = shot_take_request(user=creator, shot=shot)
-    enqueue = next(cb for cb in callbacks if cb.func.__name__ == "_enqueue_take_run")
-    assert enqueue.args[1].endswith("selfhosted")
+    take = shot_take_request(user=creator, shot=shot)
     assert take.provider_model.slug == "cogvideox-selfhosted"
+    waiting = queued_messages(settings.SELF_HOSTED_QUEUE)
+    take_submit(take_id=take.pk)
+    assert queued_messages(settings.SELF_HOSTED_QUEUE) == waiting + 1  # the render waits for the model worker
     take = take_run_and_evaluate(take.pk)
     moves = [event.to_state for event in take.events.all() if event.from_state != event.to_state]
     assert moves[-3:] == ["downloading", "evaluating", take.state]
@@ -47,6 +54,6 @@ def test_a_self_hosted_model_renders_a_real_take_that_evaluation_judges(self_hos
 def test_a_missing_model_folder_fails_the_take_clearly(self_hosted, settings, creator, project, tmp_path):
     settings.SELF_HOSTED_MODEL_DIR = str(tmp_path / "nowhere")
     take = shot_take_request(user=creator, shot=shot_for(project, duration_seconds=1, aspect_ratio="1:1"))
-    take_run(take_id=take.pk)
-    take = Generation.objects.get(pk=take.pk)
+    take_render(take.pk)
+    take = Take.objects.get(pk=take.pk)
     assert take.state == "failed" and "No model found" in take.failure_reason

@@ -17,9 +17,8 @@ from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
 from jobs.media import video_preview
-from jobs.models import Generation
+from jobs.models import Take
 from jobs.provenance import take_export_store
-from jobs.retention import take_files_expired
 from studio.services.takes import shot_take_request
 from tests.jobs.test_pipeline import take_run_and_evaluate
 
@@ -106,9 +105,9 @@ def test_the_animated_preview_and_the_export_are_stored_beside_the_take(s3, read
 def test_expired_drafts_lose_their_files_in_the_bucket_but_keep_their_rows(s3, ready_take, catalog, creator, shot):
     final = shot_take_request(user=creator, shot=shot)
     take_run_and_evaluate(final.pk)
-    Generation.objects.filter(pk=final.pk).update(tier=Generation.Tier.FINAL)  # finals are kept, whatever their age
+    Take.objects.filter(pk=final.pk).update(tier=Take.Tier.FINAL)  # finals are kept, whatever their age
     long_ago = timezone.now() - timedelta(days=40)
-    Generation.objects.filter(pk__in=[ready_take.pk, final.pk]).update(finished_at=long_ago)
+    Take.objects.filter(pk__in=[ready_take.pk, final.pk]).update(finished_at=long_ago)
     final.refresh_from_db()
     kept = {final.video.name, final.poster.name, final.thumbnail.name}
 
@@ -119,6 +118,6 @@ def test_expired_drafts_lose_their_files_in_the_bucket_but_keep_their_rows(s3, r
     assert kept <= keys
     ready_take.refresh_from_db()
     assert (ready_take.video.name, ready_take.poster.name, ready_take.thumbnail.name) == ("", "", "")
-    assert ready_take.state == "ready" and take_files_expired(ready_take)
-    assert not take_files_expired(final)
+    assert ready_take.state == "ready" and ready_take.files_expired_at
+    assert not final.files_expired_at
     assert Path(final.video.name).parent.name == str(final.public_id)

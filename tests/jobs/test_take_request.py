@@ -3,7 +3,7 @@ import pytest
 from billing.exceptions import InsufficientCredits
 from billing.models import CreditAccount, LedgerEntry, Reservation
 from jobs.exceptions import IdempotencyKeyReused, NoProviderAvailable
-from jobs.models import Generation
+from jobs.models import Take
 from providers.models import ProviderModel
 from studio.services.projects import shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
@@ -25,7 +25,9 @@ def test_request_prices_reserves_and_queues_in_one_go(catalog, creator, shot, dj
     assert "Camera: slow dolly in" in take.compiled_prompt
     assert take.route_plan["chosen"][0]["slug"] == "local-animatic"
     assert list(take.events.values_list("to_state", flat=True)) == ["queued"]
-    assert sorted(cb.func.__name__ for cb in callbacks) == ["_enqueue_take_run", "_send_credits_changed", "_send_take_changed"]
+    # after commit: the submit stage is sent, and the page hears of the take and the held credits
+    assert sorted(cb.func.__name__ for cb in callbacks) == ["_send_credits_changed", "take_changed_publish", "take_stage_send"]
+    assert next(cb for cb in callbacks if cb.func.__name__ == "take_stage_send").args == (take.pk, "submit")
 
 
 def test_quote_matches_what_is_charged(catalog, creator, shot):
@@ -40,7 +42,7 @@ def test_too_few_credits_creates_nothing(catalog):
     shot = shot_for(project_for(user))
     with pytest.raises(InsufficientCredits):
         shot_take_request(user=user, shot=shot)
-    assert Generation.objects.count() == 0
+    assert Take.objects.count() == 0
     assert Reservation.objects.count() == 0
     assert list(LedgerEntry.objects.values_list("kind", flat=True)) == ["grant"]
 
@@ -57,7 +59,7 @@ def test_same_key_different_request_is_refused(catalog, creator, shot):
     shot_update(shot=shot, duration_seconds=4)
     with pytest.raises(IdempotencyKeyReused):
         shot_take_request(user=creator, shot=shot, idempotency_key="click-1")
-    assert Generation.objects.count() == 1
+    assert Take.objects.count() == 1
 
 
 def test_keys_belong_to_their_owner(catalog, creator, shot):
@@ -72,7 +74,7 @@ def test_no_provider_explains_every_exclusion(catalog, creator, shot):
     ProviderModel.objects.update(enabled=False)
     with pytest.raises(NoProviderAvailable, match=r"\(disabled by ops: \d+ providers\)"):
         shot_take_request(user=creator, shot=shot)
-    assert Generation.objects.count() == 0
+    assert Take.objects.count() == 0
 
 
 def test_no_provider_names_a_few_and_counts_many():

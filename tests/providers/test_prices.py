@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from jobs.services.requests import take_quote
+from jobs.pipeline.quote import take_quote
 from providers.models import ProviderModel, ProviderPrice
 from providers.selectors import provider_price_current
 from studio.services.takes import shot_spec

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.models import Generation
+from jobs.models import Take
 from providers.catalog import catalog_defaults_read
 from providers.emulators.sandbox import EMULATORS, emulator_create
 from providers.models import ProviderModel

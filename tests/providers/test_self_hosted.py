@@ -87,12 +87,13 @@ def test_renders_a_decodable_take_with_progress(model_root, kind, tmp_path):
 
 @pytest.mark.parametrize("kind", TINY_KINDS)
 def test_a_seed_renders_the_same_take_again(model_root, kind, tmp_path):
-    first = decoded_frames(render(model_root, kind, tmp_path / "a").video_path)
-    again = decoded_frames(render(model_root, kind, tmp_path / "b").video_path)
-    other_seed = decoded_frames(render(model_root, kind, tmp_path / "c", seed=12).video_path)
+    first, again = render(model_root, kind, tmp_path / "a"), render(model_root, kind, tmp_path / "b")
+    other_seed = render(model_root, kind, tmp_path / "c", seed=12)
 
-    assert np.array_equal(first[0], again[0])
-    assert not np.array_equal(np.stack(first), np.stack(other_seed))
+    # The poster is the middle frame as the model painted it. The videos are compared no further:
+    # x264's encoding of these near-grey frames is not bit-exact from run to run.
+    assert first.poster_path.read_bytes() == again.poster_path.read_bytes()
+    assert first.poster_path.read_bytes() != other_seed.poster_path.read_bytes()
 
 
 @pytest.mark.parametrize("kind", TEXT_KINDS)

@@ -7,7 +7,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from jobs.services.transitions import take_progress_report, take_transition
+from jobs.events import live_publisher_drain
+from jobs.pipeline.transitions import take_progress_report, take_transition
 from studio.config.asgi import application
 from studio.services.takes import shot_take_request
 from tests.factories import creator_create, project_for, shot_for
@@ -72,6 +73,7 @@ def test_every_state_and_progress_change_reaches_the_page(catalog):
     shot = shot_for(project_for(owner))
     cookie = session_cookie(owner)
     take = shot_take_request(user=owner, shot=shot)
+    assert live_publisher_drain()  # the request's own news went out before the page opened
 
     async def receive_html(communicator) -> str:
         return await communicator.receive_from(timeout=1.0)  # the page must hear within a second

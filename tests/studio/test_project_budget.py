@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from billing.models import CreditAccount, LedgerEntry, SpendBudget
 from billing.selectors import spend_budget_usage
-from jobs.models import Generation
+from jobs.models import Take
 from studio.consumers import ProjectConsumer
 from studio.services.projects import project_budget_set
 from studio.services.takes import shot_take_quote, shot_take_request
@@ -122,11 +122,11 @@ def test_a_take_over_the_budget_is_refused_on_the_shot_page_with_the_reason(crea
     assert (f"This project's budget is {price + 1} credits; {price} are already spent or held and this needs "
             f"{price}. Raise the budget to continue.") in unescape(response.content.decode())
     assert 'id="generate-panel"' in response.content.decode()
-    assert Generation.objects.count() == 1 and LedgerEntry.objects.count() == entries
+    assert Take.objects.count() == 1 and LedgerEntry.objects.count() == entries
 
 
 def test_released_takes_give_their_credits_back_to_the_budget(creator, project, shot):
-    from jobs.services.cancel import take_cancel
+    from jobs.pipeline.settle import take_cancel
 
     take = shot_take_request(user=creator, shot=shot, idempotency_key="one")
     assert spend_budget_usage(user_id=creator.pk, key=project.budget_key).spent == take.price_credits

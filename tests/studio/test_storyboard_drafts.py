@@ -11,11 +11,10 @@ from django.urls import reverse
 from billing.exceptions import InsufficientCredits
 from billing.models import LedgerEntry, Plan, Reservation
 from billing.services import credits_adjust
-from jobs.models import Generation
-from jobs.services.requests import _idempotency_key_claimed
+from jobs.models import Take
+from jobs.pipeline.request import _idempotency_key_claimed
 from jobs.states import TakeState
 from providers.models import ProviderModel
-from studio.consumers import ProjectConsumer
 from studio.services.projects import project_budget_set
 from studio.services.storyboard import _drafts_request, draft_idempotency_key, storyboard_draft_quote
 from studio.services.takes import shot_take_quote, shot_take_request, take_reject
@@ -48,7 +47,7 @@ def draft_button(html: str) -> str:
     return re.search(r'<form class="draft-bar-action".*?(<button[^>]*>[^<]*</button>)', html, re.S).group(1)
 
 
-def ready_take_of(creator, shot, key: str) -> Generation:
+def ready_take_of(creator, shot, key: str) -> Take:
     take = shot_take_request(user=creator, shot=shot, idempotency_key=key)
     take_run_and_evaluate(take.pk)
     take.refresh_from_db()
@@ -191,7 +190,7 @@ def test_pricing_is_read_only(creator_client, creator, project, storyboard):
 
     drafts_panel(creator_client, project, scope="all")
 
-    assert not Generation.objects.exists() and LedgerEntry.objects.count() == entries
+    assert not Take.objects.exists() and LedgerEntry.objects.count() == entries
 
 
 # --- The click ----------------------------------------------------------------------------------
@@ -205,11 +204,11 @@ def test_drafting_requests_one_take_per_shot_under_keys_derived_from_the_batch(
 
     html = response.content.decode()
     assert response.status_code == 200
-    takes = list(Generation.objects.order_by("shot__position"))
+    takes = list(Take.objects.order_by("shot__position"))
     assert [take.shot_id for take in takes] == [shot.pk for shot in storyboard]
     assert [take.idempotency_key for take in takes] == [
         draft_idempotency_key(batch_key=form["batch_key"], shot_id=shot.pk) for shot in storyboard]
-    assert all(take.state == TakeState.QUEUED and take.tier == Generation.Tier.DRAFT for take in takes)
+    assert all(take.state == TakeState.QUEUED and take.tier == Take.Tier.DRAFT for take in takes)
     assert reserve_count(creator) == 4
     assert {r.budget_key for r in Reservation.objects.all()} == {project.budget_key}
     credits = sum(take.price_credits for take in takes)
@@ -229,7 +228,7 @@ def test_a_double_click_makes_one_batch(creator_client, creator, project, storyb
     second = creator_client.post(url, form, **HTMX)
 
     assert first.status_code == second.status_code == 200
-    assert Generation.objects.count() == 4 and reserve_count(creator) == 4
+    assert Take.objects.count() == 4 and reserve_count(creator) == 4
     assert "4 drafts requested" in second.content.decode()
 
 
@@ -242,7 +241,7 @@ def test_the_same_batch_sent_twice_at_once_is_answered_by_the_first(creator_clie
 
     assert response.status_code == 422
     assert "These drafts are already being requested" in response.content.decode()
-    assert not Generation.objects.exists() and reserve_count(creator) == 0
+    assert not Take.objects.exists() and reserve_count(creator) == 0
 
 
 def test_a_repeat_when_the_first_batch_spent_most_credits_is_still_the_same_batch(client, db):
@@ -259,7 +258,7 @@ def test_a_repeat_when_the_first_batch_spent_most_credits_is_still_the_same_batc
     second = client.post(url, form, **HTMX)
 
     assert second.status_code == 200 and "2 drafts requested" in second.content.decode()
-    assert Generation.objects.count() == 2
+    assert Take.objects.count() == 2
 
 
 def test_too_few_credits_request_nothing(client, db):
@@ -275,7 +274,7 @@ def test_too_few_credits_request_nothing(client, db):
 
     assert response.status_code == 422
     assert "Not enough credits: 3 drafts hold" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
     assert LedgerEntry.objects.filter(account__user=poor).count() == entries
 
 
@@ -288,7 +287,7 @@ def test_credits_gone_between_the_check_and_the_request_roll_back_every_reservat
     with pytest.raises(InsufficientCredits):
         _drafts_request(user=creator, quote=quote, keys=keys)
 
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
     assert LedgerEntry.objects.count() == entries and not Reservation.objects.exists()
 
 
@@ -300,7 +299,7 @@ def test_a_price_that_went_up_since_it_was_shown_is_refused(creator_client, proj
 
     assert response.status_code == 422
     assert "The price changed since it was shown" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
 
 
 def test_unroutable_shots_are_skipped_and_the_rest_drafted(creator_client, creator, project, storyboard):
@@ -310,7 +309,7 @@ def test_unroutable_shots_are_skipped_and_the_rest_drafted(creator_client, creat
     response = creator_client.post(reverse("storyboard-drafts-request", args=[project.pk]), form, **HTMX)
 
     assert response.status_code == 200
-    assert sorted(Generation.objects.values_list("shot_id", flat=True)) == [shot.pk for shot in storyboard[:3]]
+    assert sorted(Take.objects.values_list("shot_id", flat=True)) == [shot.pk for shot in storyboard[:3]]
     assert "3 drafts requested" in response.content.decode()
 
 
@@ -322,7 +321,7 @@ def test_a_budget_too_small_for_the_batch_requests_nothing(creator_client, creat
 
     assert response.status_code == 422
     assert "Over this project" in response.content.decode()
-    assert not Generation.objects.exists() and reserve_count(creator) == 0
+    assert not Take.objects.exists() and reserve_count(creator) == 0
 
 
 def test_drafting_without_htmx_redirects_with_a_message(creator_client, project, storyboard):
@@ -332,7 +331,7 @@ def test_drafting_without_htmx_redirects_with_a_message(creator_client, project,
 
     assert response.redirect_chain == [(reverse("project-detail", args=[project.pk]), 302)]
     assert "4 drafts requested" in response.content.decode()
-    assert Generation.objects.count() == 4
+    assert Take.objects.count() == 4
 
 
 def test_a_form_without_a_batch_key_or_with_foreign_shots_requests_nothing(creator_client, creator, project, shot):
@@ -345,7 +344,7 @@ def test_a_form_without_a_batch_key_or_with_foreign_shots_requests_nothing(creat
     assert no_key.status_code == other.status_code == 422
     assert "Nothing was requested" in no_key.content.decode()
     assert "Select a valid choice" in other.content.decode()
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
 
 
 def test_another_creators_storyboard_is_404(client, project, shot):
@@ -354,7 +353,7 @@ def test_another_creators_storyboard_is_404(client, project, shot):
     assert client.get(reverse("storyboard-drafts", args=[project.pk]), **HTMX).status_code == 404
     response = client.post(reverse("storyboard-drafts-request", args=[project.pk]),
                            {"shots": [shot.pk], "shown_credits": 999, "batch_key": "0" * 32}, **HTMX)
-    assert response.status_code == 404 and not Generation.objects.exists()
+    assert response.status_code == 404 and not Take.objects.exists()
 
 
 # --- Live on the storyboard ---------------------------------------------------------------------
@@ -370,12 +369,9 @@ def test_each_drafted_take_is_announced_and_its_shot_card_shows_it_rendering(
     run_commit_callbacks_except_enqueue(callbacks)
 
     events = listener.collect(4)
-    takes = {take.pk: take for take in Generation.objects.all()}
-    assert sorted(event["take_id"] for event in events) == sorted(takes)
-    consumer = ProjectConsumer()
-    consumer.user_id = creator.pk
-    html = consumer._render_take(events[0]["take_id"])
-    card = re.search(r'<article id="shot-\d+"[^>]*hx-swap-oob="true".*?</article>', html, re.S).group(0)
+    announced = sorted(int(re.search(r'<article id="take-(\d+)"', event["html"]).group(1)) for event in events)
+    assert announced == sorted(Take.objects.values_list("pk", flat=True))
+    card = re.search(r'<article id="shot-\d+"[^>]*hx-swap-oob="true".*?</article>', events[0]["html"], re.S).group(0)
     assert 'data-status="working"' in card and "Rendering · 0%" in card and "1 take" in card
 
 
@@ -391,5 +387,5 @@ def test_the_storyboard_query_count_does_not_grow_with_shot_states(creator_clien
 
     assert len(after.captured_queries) == len(before.captured_queries)
     assert 'data-status="ready"' in html and "Draft ready · review" in html and 'data-status="working"' in html
-    ready = Generation.objects.get(idempotency_key="ready")
+    ready = Take.objects.get(idempotency_key="ready")
     assert f'class="shot-thumb-draft" src="{ready.thumbnail.url}"' in html  # the draft waiting for review

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import CreditAccount
-from jobs.models import Generation
+from jobs.models import Take
 from studio.services.takes import shot_take_request
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ def test_a_working_take_can_be_cancelled_from_its_card(catalog, creator_client, 
     assert "Cancel take" in page
     response = creator_client.post(reverse("take-cancel", args=[take.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and 'data-state="cancelled"' in response.content.decode()
-    assert Generation.objects.get(pk=take.pk).state == "cancelled"
+    assert Take.objects.get(pk=take.pk).state == "cancelled"
     assert CreditAccount.objects.get(user=creator).available == 500
 
 
@@ -27,7 +27,7 @@ def test_cancelling_a_finished_take_says_why_and_changes_nothing(catalog, creato
     take_run_and_evaluate(take.pk)
     response = creator_client.post(reverse("take-cancel", args=[take.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 422 and "can no longer be cancelled" in response.content.decode()
-    assert Generation.objects.get(pk=take.pk).state == "ready"
+    assert Take.objects.get(pk=take.pk).state == "ready"
 
 
 def test_another_creators_take_cannot_be_cancelled(catalog, client, creator, shot):
@@ -36,12 +36,12 @@ def test_another_creators_take_cannot_be_cancelled(catalog, client, creator, sho
     take = shot_take_request(user=creator, shot=shot)
     client.force_login(creator_create(username="mallory"))
     assert client.post(reverse("take-cancel", args=[take.pk])).status_code == 404
-    assert Generation.objects.get(pk=take.pk).state == "queued"
+    assert Take.objects.get(pk=take.pk).state == "queued"
 
 
 def test_the_card_shows_the_plan_and_marks_sandbox_takes(catalog, creator_client, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    Generation.objects.filter(pk=take.pk).update(sandbox=True)
+    Take.objects.filter(pk=take.pk).update(sandbox=True)
     page = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
     assert "The whole plan" in page and "left out: not configured" in page
     assert "Sandbox" in page

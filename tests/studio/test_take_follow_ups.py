@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from billing.services import credits_adjust
-from jobs.models import Generation
+from jobs.models import Take
 from providers.models import ProviderModel
 from studio.services.takes import shot_take_request, take_approve
 from tests.factories import shot_for
@@ -34,25 +34,25 @@ def test_an_unchanged_shot_offers_its_ready_take_for_free_or_a_fresh_variation(c
 
     reused = creator_client.post(reverse("take-create", args=[shot.pk]), {"idempotency_key": str(uuid.uuid4())}, **HTMX)
     assert reused.status_code == 200
-    cached = Generation.objects.exclude(pk=first.pk).get()
+    cached = Take.objects.exclude(pk=first.pk).get()
     assert (cached.state, cached.cached_from, cached.price_credits) == ("ready", first, 0)
     assert "From cache" in reused.content.decode() and f"reused take #{first.pk}" in reused.content.decode()
 
     fresh = creator_client.post(reverse("take-create", args=[shot.pk]), {"idempotency_key": str(uuid.uuid4()), "fresh": "on"}, **HTMX)
     assert fresh.status_code == 200
-    new = Generation.objects.exclude(pk__in=[first.pk, cached.pk]).get()
+    new = Take.objects.exclude(pk__in=[first.pk, cached.pk]).get()
     assert (new.state, new.cached_from, new.price_credits) == ("queued", None, 6) and new.seed != first.seed
 
 
 def test_best_of_n_from_the_panel_requests_every_take_and_marks_the_best(catalog, creator, creator_client, shot):
     response = creator_client.post(reverse("take-best-of", args=[shot.pk]), {"idempotency_key": "b1", "count": "3"}, **HTMX)
     assert response.status_code == 200
-    takes = list(Generation.objects.order_by("pk"))
+    takes = list(Take.objects.order_by("pk"))
     assert len(takes) == 3 and len({take.batch for take in takes}) == 1
     assert response.content.decode().count('data-live-upsert') == 3
     for take in takes:
         take_made_ready(take)
-    best = max(Generation.objects.all(), key=lambda take: take.evaluation["aggregate"])
+    best = max(Take.objects.all(), key=lambda take: take.evaluation["aggregate"])
     page = creator_client.get(reverse("shot-takes", args=[shot.pk])).content.decode()
     assert page.count("★ Best of 3") == 1 and "take-card-best" in page
     assert f'id="take-{best.pk}" class="take-card take-card-best"' in page
@@ -63,14 +63,14 @@ def test_best_of_n_refuses_a_bad_count_and_creates_nothing(catalog, creator_clie
     response = creator_client.post(reverse("take-best-of", args=[shot.pk]), {"idempotency_key": "b2", "count": count}, **HTMX)
     assert response.status_code == 422
     assert "Choose 2 to 4 drafts." in response.content.decode() or "This field is required." in response.content.decode()
-    assert Generation.objects.count() == 0
+    assert Take.objects.count() == 0
 
 
 def test_best_of_n_that_the_balance_cannot_cover_says_so_and_reserves_nothing(catalog, creator, creator_client, shot):
     credits_adjust(user=creator, amount=-490, reason="test: leave 10 credits", created_by=None)  # one 6-credit draft
     response = creator_client.post(reverse("take-best-of", args=[shot.pk]), {"idempotency_key": "b3", "count": "2"}, **HTMX)
     assert response.status_code == 422 and "credits" in response.content.decode()
-    assert Generation.objects.count() == 0
+    assert Take.objects.count() == 0
 
 
 def test_an_approved_draft_offers_render_final_with_its_price_first(runway, creator, creator_client, shot):  # noqa: F811
@@ -88,7 +88,7 @@ def test_an_approved_draft_offers_render_final_with_its_price_first(runway, crea
 
     done = creator_client.post(reverse("take-final", args=[draft.pk]), {"idempotency_key": "f1"}, **HTMX)
     assert done.status_code == 200 and "Final take #" in done.content.decode()
-    final = Generation.objects.get(tier="final")
+    final = Take.objects.get(tier="final")
     assert (final.source_take, final.price_credits, final.origin) == (draft, final_price, "render_final")
     assert "Approved draft #" in done.content.decode()
 
@@ -98,7 +98,7 @@ def test_render_final_on_a_draft_not_yet_approved_explains_why(catalog, creator,
     offer = creator_client.get(reverse("take-final", args=[draft.pk]), **HTMX)
     assert offer.status_code == 422 and "Approve this draft first" in offer.content.decode()
     refused = creator_client.post(reverse("take-final", args=[draft.pk]), {"idempotency_key": "f2"}, **HTMX)
-    assert refused.status_code == 422 and Generation.objects.filter(tier="final").count() == 0
+    assert refused.status_code == 422 and Take.objects.filter(tier="final").count() == 0
 
 
 def test_a_refused_take_offers_another_provider(runway, creator, creator_client, project):  # noqa: F811
@@ -112,7 +112,7 @@ def test_a_refused_take_offers_another_provider(runway, creator, creator_client,
     assert "Draft on <strong>Animatic (local)" in offer and "Leaves out the provider that refused" in offer
     done = creator_client.post(reverse("take-other-provider", args=[refused.pk]), {"idempotency_key": "o1"}, **HTMX)
     assert done.status_code == 200
-    retry = Generation.objects.get(origin="other_provider")
+    retry = Take.objects.get(origin="other_provider")
     assert retry.source_take == refused and retry.provider_model.slug == "local-animatic"
     assert f"Take #{refused.pk}, which a provider refused" in done.content.decode()
 

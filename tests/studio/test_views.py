@@ -14,7 +14,7 @@ from django.urls import reverse
 from PIL import Image
 
 from billing.models import CreditAccount, LedgerEntry
-from jobs.models import Generation
+from jobs.models import Take
 from jobs.states import TakeState
 from studio.models import CharacterImage, CharacterReference, Project, Shot
 from studio.selectors import take_for_card
@@ -358,7 +358,7 @@ def test_generate_with_too_few_credits_is_refused_and_changes_nothing(client, db
     assert response.status_code == 422
     assert f"This needs {quote.credits} credits but only 0 are available." in response.content.decode()
     assert 'id="generate-panel"' in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
     assert ledger_count(poor) == entries_before
 
 
@@ -371,7 +371,7 @@ def test_generate_without_htmx_redirects_with_the_error(client, db):
 
     assert response.redirect_chain == [(reverse("shot-detail", args=[shot.pk]), 302)]
     assert "only 0 are available" in response.content.decode()
-    assert not Generation.objects.exists()
+    assert not Take.objects.exists()
 
 
 def test_generate_creates_one_take_per_idempotency_key(creator_client, creator, shot):
@@ -381,7 +381,7 @@ def test_generate_creates_one_take_per_idempotency_key(creator_client, creator, 
     first = creator_client.post(url, {"idempotency_key": key}, **HTMX)
     second = creator_client.post(url, {"idempotency_key": key}, **HTMX)
 
-    take = Generation.objects.get()
+    take = Take.objects.get()
     assert (take.owner, take.shot, take.idempotency_key, take.state) == (creator, shot, key, TakeState.QUEUED)
     assert LedgerEntry.objects.filter(account__user=creator, kind="reserve").count() == 1
     for response in (first, second):
@@ -399,7 +399,7 @@ def test_generate_new_key_makes_a_second_take(creator_client, shot):
     first = creator_client.post(url, {"idempotency_key": "key-one"}, **HTMX)
     creator_client.post(url, {"idempotency_key": idempotency_key_in(first.content.decode())}, **HTMX)
 
-    assert Generation.objects.filter(shot=shot).count() == 2
+    assert Take.objects.filter(shot=shot).count() == 2
 
 
 def test_generate_reusing_a_key_for_a_different_request_is_refused(creator_client, shot):
@@ -411,13 +411,13 @@ def test_generate_reusing_a_key_for_a_different_request_is_refused(creator_clien
 
     assert response.status_code == 422
     assert "already used for a different request" in response.content.decode()
-    assert Generation.objects.count() == 1
+    assert Take.objects.count() == 1
 
 
 def test_generate_without_htmx_redirects_to_the_shot(creator_client, shot):
     response = creator_client.post(reverse("take-create", args=[shot.pk]), {"idempotency_key": "plain"}, follow=True)
 
-    take = Generation.objects.get()
+    take = Take.objects.get()
     assert response.redirect_chain == [(reverse("shot-detail", args=[shot.pk]), 302)]
     html = response.content.decode()
     assert f"Draft take requested: {take.price_credits} credits reserved." in html
@@ -456,7 +456,7 @@ def test_approve_then_reject(creator_client, ready_take):
     assert response.status_code == 200
     assert 'data-review="approved"' in response.content.decode()
     ready_take.refresh_from_db()
-    assert ready_take.review == Generation.Review.APPROVED
+    assert ready_take.review == Take.Review.APPROVED
     assert Shot.objects.get(pk=ready_take.shot_id).approved_take_id == ready_take.pk
 
     response = creator_client.post(reverse("take-reject", args=[ready_take.pk]), **HTMX)
@@ -464,7 +464,7 @@ def test_approve_then_reject(creator_client, ready_take):
     assert response.status_code == 200
     assert 'data-review="rejected"' in response.content.decode()
     ready_take.refresh_from_db()
-    assert ready_take.review == Generation.Review.REJECTED
+    assert ready_take.review == Take.Review.REJECTED
     assert Shot.objects.get(pk=ready_take.shot_id).approved_take_id is None
 
 
@@ -484,7 +484,7 @@ def test_reviewing_a_take_that_is_not_ready_is_a_clear_error(creator_client, cre
     assert response.status_code == 422
     assert "Only a ready take can be" in response.content.decode()
     take.refresh_from_db()
-    assert take.review == Generation.Review.PENDING
+    assert take.review == Take.Review.PENDING
     assert Shot.objects.get(pk=shot.pk).approved_take_id is None
 
 
@@ -514,7 +514,7 @@ def test_another_creators_objects_are_404(stranger_client, creator, project, sho
     for url, data in posts:
         assert stranger_client.post(url, data).status_code == 404, url
 
-    assert Generation.objects.count() == 1 and Shot.objects.count() == 1
+    assert Take.objects.count() == 1 and Shot.objects.count() == 1
     assert not CharacterImage.objects.exists() and CharacterReference.objects.count() == 1
 
 
