@@ -6,7 +6,7 @@ from django.test.utils import override_settings
 
 from billing.models import Plan
 from billing.services import credit_account_plan_set
-from jobs.services.pipeline import take_fail
+from jobs.pipeline.settle import take_fail
 from studio.config.celery import app as celery_app
 from studio.models import Shot
 from tests.factories import creator_create, project_for, shot_for

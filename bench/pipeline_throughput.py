@@ -35,7 +35,7 @@ from django.utils import timezone
 from bench.figures import ms, p50_p99, percentile
 from bench.fixtures import ABANDONED, BUSIEST_PLAN, TINY_CLIP, creators_with_shots, takes_abandon
 from billing.models import Plan, Reservation
-from jobs.models import Generation, GenerationEvent
+from jobs.models import Take, TakeEvent
 from jobs.states import TERMINAL_STATES, TakeState
 from providers.models import ProviderModel
 from studio.config.celery import ping
@@ -164,13 +164,13 @@ class TakeFlight:
 
     def finished(self) -> list[int]:
         """Forget the takes that reached a terminal state; returns their projects' indexes."""
-        done = list(Generation.objects.filter(pk__in=self.running, state__in=TERMINAL_STATES).values_list("pk", flat=True))
+        done = list(Take.objects.filter(pk__in=self.running, state__in=TERMINAL_STATES).values_list("pk", flat=True))
         return [self.running.pop(take_id) for take_id in done]
 
     def one_alone(self) -> float:
         take_id = self.start(0)
         self.wait_all(timeout=60)
-        take = Generation.objects.get(pk=take_id)
+        take = Take.objects.get(pk=take_id)
         return (take.finished_at - take.created_at).total_seconds()
 
     def keep_flying(self, *, in_flight: int, seconds: float) -> tuple[datetime, datetime]:
@@ -198,7 +198,7 @@ class TakeFlight:
 
 def throughput_figures(flight: TakeFlight, *, window: tuple[datetime, datetime], alone: list[float],
                        noops_per_second: float) -> ThroughputFigures:
-    takes = Generation.objects.filter(pk__in=flight.loaded)
+    takes = Take.objects.filter(pk__in=flight.loaded)
     rows = list(takes.values("pk", "state", "created_at", "finished_at", "failure_reason"))
     ready = [row for row in rows if row["state"] == TakeState.READY]
     finishes = sorted(row["finished_at"] for row in ready)
@@ -220,8 +220,8 @@ def throughput_figures(flight: TakeFlight, *, window: tuple[datetime, datetime],
 def stage_durations(take_ids: list[int]) -> dict[str, list[float]]:
     """Seconds each take spent in each stage, from its history (first arrival in each state)."""
     reached: dict[int, dict[str, datetime]] = {}
-    events = GenerationEvent.objects.filter(generation_id__in=take_ids).order_by("pk")
-    for take_id, state, at in events.values_list("generation_id", "to_state", "created_at"):
+    events = TakeEvent.objects.filter(generation_id__in=take_ids).order_by("pk")
+    for take_id, state, at in events.values_list("take_id", "to_state", "created_at"):
         reached.setdefault(take_id, {}).setdefault(state, at)
     return {label: [(stamps[to] - stamps[since]).total_seconds() for stamps in reached.values()]
             for label, since, to in STAGES}

@@ -57,7 +57,7 @@ from bench.figures import p50_p99, percentile  # noqa: E402
 from bench.fixtures import creators_with_shots, session_cookie  # noqa: E402
 from bench.pipeline_throughput import pipeline_throughput, throughput_print  # noqa: E402
 from bench.websocket_push import push_print, websocket_push  # noqa: E402
-from jobs.models import Generation  # noqa: E402
+from jobs.models import Take  # noqa: E402
 from studio.config.celery import ping  # noqa: E402
 from studio.services.takes import shot_take_request  # noqa: E402
 from tests.stack import celery_worker, daphne_server  # noqa: E402
@@ -71,7 +71,7 @@ LOAD_CONCURRENCY = int(os.environ.get("BENCH_LOAD_CONCURRENCY", "4"))
 def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
     """The pure routing decision over the whole catalog, and a full quote (catalog + Redis health)."""
     from jobs.compiler import ShotSpec
-    from jobs.services.requests import _route_candidates, route_needs_for, take_quote
+    from jobs.pipeline.quote import _route_candidates, route_needs_for, take_quote
     from providers.router import route_plan
 
     spec = ShotSpec(title="t", subject="s", scene="", camera="static", motion="", style="", negative="",
@@ -120,10 +120,10 @@ def take_overheads(count: int) -> tuple[list[float], list[float]]:
     return overheads, totals
 
 
-def wait_terminal(take_id: int, timeout: float = 120) -> Generation:
+def wait_terminal(take_id: int, timeout: float = 120) -> Take:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        take = Generation.objects.get(pk=take_id)
+        take = Take.objects.get(pk=take_id)
         if take.is_terminal:
             return take
         time.sleep(0.01)

@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.figures import p50_p99, percentile
 from bench.fixtures import BUSIEST_PLAN, TINY_CLIP, creators_with_shots, session_cookie, takes_abandon
 from billing.models import Plan
-from jobs.models import Generation
+from jobs.models import Take
 from jobs.services.transitions import HAPPY_PATH, take_transition
 from studio.services.takes import shot_take_request
 from tests.stack import daphne_server
@@ -93,7 +93,7 @@ class Step:
     """One timed state change: which take moves where, and which project's sockets watch it."""
 
     project: int  # index into the viewers
-    take: Generation
+    take: Take
     state: str
 
 
@@ -168,7 +168,7 @@ async def sockets_open(base_url: str, viewers: list[tuple[int, str]], count: int
     return list(await asyncio.gather(*(open_one(index) for index in range(count))))
 
 
-async def deliveries(watchers: Watchers, take: Generation, sockets: set[int], send, *,
+async def deliveries(watchers: Watchers, take: Take, sockets: set[int], send, *,
                      state: str = "") -> tuple[list[float], float, int]:
     """Send one event (`send()` returns when it started, by perf_counter) and wait until every socket
     watching the take's project has its card. Returns the arrival times, the start, and the missed."""
@@ -185,7 +185,7 @@ async def deliveries(watchers: Watchers, take: Generation, sockets: set[int], se
     return expected.arrivals, started, len(sockets) - len(expected.arrivals)
 
 
-async def raw_send(layer, take: Generation) -> float:
+async def raw_send(layer, take: Take) -> float:
     started = time.perf_counter()
     await layer.group_send(take.notify_group, {"type": "take.changed", "take_id": take.pk})
     return started

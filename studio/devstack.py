@@ -278,7 +278,8 @@ def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = N
     return {
         **emulators,
         "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"],
-        "worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--pool=threads",
+        # The pipeline's stages, and the animatic's renders (light enough to share a worker).
+        "worker": [*celery, "worker", "--loglevel=INFO", "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.LOCAL_RENDER_QUEUE}", "--pool=threads",
                    "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
         # Evaluations on a worker of their own: a slow one never holds up submissions and polls.
         "eval-worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.EVALUATION_QUEUE, "--pool=threads",
