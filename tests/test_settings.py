@@ -76,3 +76,11 @@ def test_sqlite_url_becomes_a_sqlite_database():
 def test_other_database_urls_are_refused(url):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL scheme must be postgres:// or sqlite://"):
         database_from_url(url)
+
+
+def test_the_channel_layer_read_timeout_outlasts_its_blocking_receive(settings):
+    """Else redis-py's read timeout ends an idle receive first and the websocket closes with 1011."""
+    from channels_redis.core import RedisChannelLayer
+
+    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout

@@ -93,10 +93,15 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Keys share CHANNELS_PREFIX, so two apps (or a test run beside `make run`) on one Redis never collide.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": env_str("CHANNELS_PREFIX", "asgi")}}
+# The layer waits for a socket's next event in 5 s blocking reads (BZPOPMIN, channels_redis's
+# brpop_timeout). redis-py 8 gives every connection a 5 s read timeout by default, which fires
+# first and kills each idle websocket with 1011; the read timeout must outlast the blocking read.
+CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 15
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "asgi")},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS}],
+                   "prefix": env_str("CHANNELS_PREFIX", "asgi")},
     }
 }
 
