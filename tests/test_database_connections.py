@@ -1,6 +1,6 @@
 """Database connections under load: pooled and bounded per process, never a 500 when they run short.
 
-The stack tests run daphne as a PostgreSQL role of their own with a low
+The stack tests run daphne (or a Celery worker) as a PostgreSQL role of their own with a low
 CONNECTION LIMIT, as a server near max_connections behaves: a process that opens more connections
 than that gets "too many connections" where it should have waited for one of its own.
 """
@@ -18,10 +18,12 @@ from django.db import connection
 from django.test import Client
 
 from jobs.models import Generation
+from studio.config.celery import database_ping
+from studio.config.database import database_retry_pause
 from studio.services.tokens import api_token_create
 from tests.conftest import purge_test_queue
 from tests.factories import creator_create, project_for, shot_for
-from tests.stack import connected_database_url, daphne_server
+from tests.stack import celery_worker, connected_database_url, daphne_server, wait_for_log
 
 POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 postgresql_only = pytest.mark.skipif(not POSTGRESQL, reason="PostgreSQL only")
@@ -35,6 +37,13 @@ def test_postgresql_connections_come_from_a_bounded_pool_and_go_back_after_each_
     database = settings.DATABASES["default"]
     assert database["CONN_MAX_AGE"] == 0  # given back after each request or task; the pool requires it
     assert database["OPTIONS"]["pool"]["max_size"] == settings.DATABASE_POOL_MAX_SIZE
+
+
+def test_database_retry_pauses_double_up_to_a_minute_each_cut_by_up_to_half():
+    pauses = [database_retry_pause(retries) for retries in range(10)]
+
+    assert all(2 ** retries / 2 <= pause <= 2 ** retries for retries, pause in enumerate(pauses[:6]))
+    assert all(30 <= pause <= 60 for pause in pauses[6:])
 
 
 # -- a role with few connections ----------------------------------------------------------------
@@ -141,3 +150,20 @@ def test_requests_that_get_no_connection_answer_503_with_retry_after(limited_rol
 
     assert (api.status_code, api.headers["Retry-After"], api.json()["code"]) == (503, "5", "database_unavailable")
     assert (page.status_code, page.headers["Retry-After"]) == (503, "5")
+
+
+# -- Celery ---------------------------------------------------------------------------------------
+
+
+@postgresql_only
+@pytest.mark.stack
+def test_a_task_that_gets_no_connection_runs_again_once_there_is_one(limited_role, tmp_path):
+    log = tmp_path / "worker.log"
+    purge_test_queue()
+    with celery_worker(log, DATABASE_URL=url_as(limited_role), DATABASE_POOL_TIMEOUT_SECONDS="1") as worker:
+        with every_connection_taken(limited_role):
+            task_id = database_ping.delay().id
+            wait_for_log(log, f"studio.database_ping[{task_id}] retry: Retry in", worker)
+        wait_for_log(log, f"studio.database_ping[{task_id}] succeeded", worker)
+    purge_test_queue()
+    assert "True" in next(line for line in log.read_text().splitlines() if f"[{task_id}] succeeded" in line)

@@ -5,6 +5,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.config.settings")
 
+from studio.config.database import DatabaseRetryTask  # noqa: E402
+
 
 def kombu_redis_detached_channel_guard_install() -> None:
     """Keep a worker alive when Redis goes away while it holds unacknowledged messages.
@@ -55,3 +57,14 @@ app.autodiscover_tasks()
 def ping() -> str:
     """A no-op round trip, used by the benchmark as the baseline for Celery overhead."""
     return "pong"
+
+
+@app.task(name="studio.database_ping", base=DatabaseRetryTask)
+def database_ping() -> bool:
+    """The worker reaches the database; like every task on DatabaseRetryTask, it runs again later
+    when it cannot get a connection (tests/test_database_connections.py shows it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return cursor.fetchone() == (1,)

@@ -1,14 +1,17 @@
-"""When a database connection runs short or breaks: a 503 for requests.
+"""When a database connection runs short or breaks: a 503 for requests, a later retry for tasks.
 
 PostgreSQL connections come from a pool of at most DATABASE_POOL_MAX_SIZE per process (settings).
 A request or task that finds the pool empty waits up to DATABASE_POOL_TIMEOUT_SECONDS for one. If
 none frees up in time, or the server refuses or drops the connection, trying again later can
-succeed: a browser or API client is told so (503 with Retry-After, never a 500).
+succeed: a browser or API client is told so (503 with Retry-After, never a 500), and a Celery
+task on DatabaseRetryTask runs again after a growing pause.
 """
 
 import logging
+import random
 
-from django.db import InterfaceError, OperationalError
+from celery import Task
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpResponse
 
 logger = logging.getLogger(__name__)
@@ -17,6 +20,7 @@ logger = logging.getLogger(__name__)
 # (psycopg_pool.PoolTimeout is an OperationalError), and for transient server-side failures.
 DATABASE_CONNECTION_ERRORS = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
+DATABASE_RETRY_PAUSE_MAX_SECONDS = 60
 
 
 def database_unavailable_response() -> HttpResponse:
@@ -40,3 +44,31 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
         return database_unavailable_response()
+
+
+def database_retry_pause(retries: int) -> float:
+    """1, 2, 4… seconds up to DATABASE_RETRY_PAUSE_MAX_SECONDS, each cut by up to half at random so
+    the tasks that lost the database together do not all come back at the same moment."""
+    ceiling = min(DATABASE_RETRY_PAUSE_MAX_SECONDS, 2 ** retries)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+class DatabaseRetryTask(Task):
+    """A task that runs again later when it loses its database connection (base=DatabaseRetryTask).
+
+    Only connection errors are retried, at most `database_retries` times, whatever the task's own
+    max_retries; the task must be safe to run twice, as every task of ours is.
+    """
+
+    database_retries = 5
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except DATABASE_CONNECTION_ERRORS as error:
+            # Celery's Django fixup closes connections after the task too; closing the broken one
+            # now keeps the retry's own bookkeeping on this thread from reusing it first.
+            close_old_connections()
+            logger.warning("%s[%s] lost its database connection: %s", self.name, self.request.id, error)
+            raise self.retry(exc=error, countdown=database_retry_pause(self.request.retries),
+                             max_retries=self.database_retries) from error
