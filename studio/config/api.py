@@ -18,7 +18,7 @@ from ninja.errors import ValidationError as RequestValidationError
 from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
-from studio.config.database import RETRY_AFTER_SECONDS
+from studio.config.database import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from studio.exceptions import StudioError
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,6 @@ def _studio_error(request, exc: StudioError):
 @api.exception_handler(InterfaceError)
 def _database_unavailable(request, exc):
     logger.warning("database unavailable for %s %s: %s", request.method, request.path, exc)
-    response = _error(request, 503, "database_unavailable", "Shotcraft is busy. Please try again in a few seconds.")
+    response = _error(request, 503, "database_unavailable", DATABASE_UNAVAILABLE_MESSAGE)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -20,12 +20,12 @@ logger = logging.getLogger(__name__)
 # (psycopg_pool.PoolTimeout is an OperationalError), and for transient server-side failures.
 DATABASE_CONNECTION_ERRORS = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE_MESSAGE = "Shotcraft is busy. Please try again in a few seconds."
 DATABASE_RETRY_PAUSE_MAX_SECONDS = 60
 
 
 def database_unavailable_response() -> HttpResponse:
-    response = HttpResponse("Shotcraft is busy. Please try again in a few seconds.", status=503,
-                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(DATABASE_UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -56,11 +56,12 @@ def database_retry_pause(retries: int) -> float:
 class DatabaseRetryTask(Task):
     """A task that runs again later when it loses its database connection (base=DatabaseRetryTask).
 
-    Only connection errors are retried, at most `database_retries` times, whatever the task's own
-    max_retries; the task must be safe to run twice, as every task of ours is.
+    Only DATABASE_CONNECTION_ERRORS are retried; the task must be safe to run twice, as every task
+    of ours is. Celery counts all of a task's retries together, so `database_retries` caps its
+    retries of any cause when a connection error comes; None leaves the task's own max_retries.
     """
 
-    database_retries = 5
+    database_retries: int | None = 5
 
     def __call__(self, *args, **kwargs):
         try:
