@@ -32,13 +32,6 @@ POOL_MAX_SIZE = 8  # per process, below CONNECTION_LIMIT
 BURST = 200
 
 
-@postgresql_only
-def test_postgresql_connections_come_from_a_bounded_pool_and_go_back_after_each_request():
-    database = settings.DATABASES["default"]
-    assert database["CONN_MAX_AGE"] == 0  # given back after each request or task; the pool requires it
-    assert database["OPTIONS"]["pool"]["max_size"] == settings.DATABASE_POOL_MAX_SIZE
-
-
 def test_database_retry_pauses_double_up_to_a_minute_each_cut_by_up_to_half():
     pauses = [database_retry_pause(retries) for retries in range(10)]
 
