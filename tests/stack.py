@@ -80,18 +80,18 @@ def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, **extra
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_for_log(log_path, "ready.", process)
+            wait_for_log(log_path, "ready.", process)
             yield process
         finally:
             _stop(process)
 
 
 @contextmanager
-def daphne_server(log_path: Path):
+def daphne_server(log_path: Path, **extra_env: str):
     port = free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, process)
             yield f"http://127.0.0.1:{port}"
@@ -99,15 +99,16 @@ def daphne_server(log_path: Path):
             _stop(process)
 
 
-def _wait_for_log(log_path: Path, marker: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_for_log(log_path: Path, marker: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `marker` shows in the process's log; fails when the process exits or time runs out first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
+            raise RuntimeError(f"process exited early:\n{log_path.read_text()}")
         if marker in log_path.read_text():
             return
         time.sleep(0.2)
-    raise TimeoutError(f"worker not ready after {timeout} s:\n{log_path.read_text()}")
+    raise TimeoutError(f"no {marker!r} in the log after {timeout} s:\n{log_path.read_text()}")
 
 
 class PrivateRedis:

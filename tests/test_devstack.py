@@ -165,12 +165,56 @@ def test_run_serves_the_app_and_stops_everything_on_ctrl_c(tmp_path):
     _assert_all_gone(children)
 
 
-def test_run_stops_the_rest_and_fails_when_a_child_dies(tmp_path):
+def _pipeline_worker(process: subprocess.Popen, port: int, *, other_than: int | None = None, timeout: float = 30) -> psutil.Process:
+    """The supervisor's pipeline worker (`-n worker-<port>@…`), optionally one other than pid `other_than`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            try:
+                if f"worker-{port}@" in " ".join(child.cmdline()) and child.pid != other_than:
+                    return child
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(0.2)
+    pytest.fail(f"no pipeline worker (other than pid {other_than}) within {timeout} s")
+
+
+def test_run_restarts_a_child_that_dies_and_keeps_the_others(tmp_path):
+    with _devstack_running(tmp_path) as (process, port, log):
+        children = _children_when_complete(process)
+        killed = _pipeline_worker(process, port)
+        killed.kill()
+        restarted = _pipeline_worker(process, port, other_than=killed.pid)
+        assert process.poll() is None, log.read_text()
+        assert _status(f"http://127.0.0.1:{port}/login/") == 200
+        assert children["web"].is_running() and children["redis"].is_running()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=20)
+
+    output = log.read_text()
+    assert code == 0, output
+    assert f"worker exited unexpectedly with code {-signal.SIGKILL}; restarting it in 1 s" in output
+    _assert_all_gone({**children, "restarted": restarted})
+
+
+def test_run_stops_everything_and_fails_when_its_redis_dies(tmp_path):
     with _devstack_running(tmp_path) as (process, _, log):
         children = _children_when_complete(process)
-        children["worker"].kill()
+        children["redis"].kill()
         code = process.wait(timeout=20)
 
     assert code != 0
-    assert "worker exited unexpectedly" in log.read_text()
+    assert "redis exited unexpectedly" in log.read_text()
     _assert_all_gone(children)
+
+
+def test_a_child_that_keeps_dying_waits_longer_each_time_and_a_healthy_one_starts_over():
+    from studio.devstack import Child, restart_pause_schedule
+
+    child = Child(name="worker", process=None, started_at=0.0)
+    pauses = [restart_pause_schedule(child, now=1.0) for _ in range(7)]
+    assert pauses == [1, 2, 4, 8, 16, 30, 30]
+
+    child.started_at = 100.0  # restarted, then up for a minute before dying again
+    assert restart_pause_schedule(child, now=160.0) == 1
+    assert child.restart_at == 161.0

@@ -76,3 +76,38 @@ def test_sqlite_url_becomes_a_sqlite_database():
 def test_other_database_urls_are_refused(url):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL scheme must be postgres:// or sqlite://"):
         database_from_url(url)
+
+
+def test_the_channel_layer_read_timeout_outlasts_its_blocking_receive(settings):
+    """Else redis-py's read timeout ends an idle receive first and the websocket closes with 1011."""
+    from channels_redis.core import RedisChannelLayer
+
+    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
+def _database_settings(**env) -> dict:
+    """settings.DATABASES["default"] as the real settings module builds it from `env`."""
+    import json
+
+    script = "import json, django; django.setup(); from django.conf import settings; print(json.dumps(settings.DATABASES['default'], default=str))"
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("DATABASE_")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**clean, "DJANGO_SETTINGS_MODULE": "studio.config.settings", **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_connections_are_pooled_per_process_unless_the_pool_is_turned_off():
+    url = "postgres://postgres@127.0.0.1:5432/shotcraft"
+
+    pooled = _database_settings(DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="7", DATABASE_POOL_TIMEOUT_SECONDS="3")
+    unpooled = _database_settings(DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="0")
+
+    assert pooled["CONN_MAX_AGE"] == unpooled["CONN_MAX_AGE"] == 0
+    assert (pooled["OPTIONS"]["pool"]["max_size"], pooled["OPTIONS"]["pool"]["timeout"]) == (7, 3)
+    assert "pool" not in unpooled["OPTIONS"]
+
+
+def test_sqlite_has_no_pool():
+    assert "pool" not in _database_settings(DATABASE_URL="sqlite:////tmp/shotcraft-settings-test.sqlite3")["OPTIONS"]

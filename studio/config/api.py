@@ -5,8 +5,11 @@ plus fields particular to the error (validation "errors" by field, "needed"/"ava
 the providers "excluded" and why).
 """
 
+import logging
+
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as ModelValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -15,7 +18,10 @@ from ninja.errors import ValidationError as RequestValidationError
 from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
+from studio.config.database import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
 from studio.exceptions import StudioError
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api",
@@ -114,3 +120,12 @@ def _take_error(request, exc: TakeError):
 @api.exception_handler(StudioError)
 def _studio_error(request, exc: StudioError):
     return _error(request, 409, "not_allowed_now", str(exc))
+
+
+@api.exception_handler(OperationalError)  # the members of studio.config.database.DATABASE_CONNECTION_ERRORS
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request, exc):
+    logger.warning("database unavailable for %s %s: %s", request.method, request.path, exc)
+    response = _error(request, 503, "database_unavailable", DATABASE_UNAVAILABLE_MESSAGE)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studio.config.database.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,6 +85,18 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A generous timeout: the worker and the web process write to the same file.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# PostgreSQL connections come from a pool of at most DATABASE_POOL_MAX_SIZE per process, taken
+# for a request or task and given back after it. (Under daphne every concurrent request runs in a
+# thread of its own: persistent per-thread connections left one process holding dozens, and the
+# server refused the rest.) Beyond the pool a request waits up to DATABASE_POOL_TIMEOUT_SECONDS,
+# then answers 503 (studio/config/database.py). 0 turns the pool off, e.g. behind PgBouncer.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
+DATABASE_POOL_TIMEOUT_SECONDS = env_int("DATABASE_POOL_TIMEOUT_SECONDS", 10)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+        "max_idle": 60,  # connections opened for a burst close after a quiet minute
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis backs the Celery broker, the Channels layer and the cache. `make run` starts an
@@ -93,10 +106,15 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Keys share CHANNELS_PREFIX, so two apps (or a test run beside `make run`) on one Redis never collide.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": env_str("CHANNELS_PREFIX", "asgi")}}
+# The layer waits for a socket's next event in 5 s blocking reads (BZPOPMIN, channels_redis's
+# brpop_timeout). redis-py 8 gives every connection a 5 s read timeout by default, which fires
+# first and kills each idle websocket with 1011; the read timeout must outlast the blocking read.
+CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 15
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "asgi")},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS}],
+                   "prefix": env_str("CHANNELS_PREFIX", "asgi")},
     }
 }
 

@@ -131,3 +131,23 @@ def test_events_for_other_projects_do_not_leak(catalog):
         await communicator.disconnect()
 
     async_to_sync(scenario)()
+
+
+IDLE_SECONDS = 15  # redis-py 8 closed an idle socket after ~6 s (its 5 s read timeout vs the layer's 5 s BZPOPMIN)
+
+
+@pytest.mark.stack
+def test_an_idle_socket_on_a_real_daphne_stays_open_and_hears_the_next_event(catalog, live_server_url):
+    from websockets.sync.client import connect
+
+    owner = creator_create()
+    shot = shot_for(project_for(owner))
+    take = shot_take_request(user=owner, shot=shot)
+    ws_url = live_server_url.replace("http://", "ws://") + f"/ws/projects/{shot.project_id}/"
+    headers = {"Cookie": session_cookie(owner).decode(), "Origin": live_server_url}
+
+    with connect(ws_url, additional_headers=headers, open_timeout=10) as socket:
+        with pytest.raises(TimeoutError):  # idle: nothing arrives, and the server must not close
+            socket.recv(timeout=IDLE_SECONDS)
+        take_transition(take_id=take.pk, to_state="routing")
+        assert 'data-state="routing"' in socket.recv(timeout=5)
