@@ -11,14 +11,42 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
+from ninja.parser import Parser
 
 from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
 from studio.exceptions import StudioError
+from studio.schemas import text_unstorable_reason
+
+
+class StorableTextParser(Parser):
+    """Query and form values the database could not store are refused as invalid fields.
+
+    JSON bodies are checked field by field by their schemas (`studio.schemas._In`).
+    """
+
+    def parse_querydict(self, data, list_fields, request):
+        unstorable = _unstorable_values(data)
+        if unstorable:
+            source = "query" if data is request.GET else "form"
+            raise RequestValidationError([{"loc": (source, name), "msg": reason} for name, reason in unstorable.items()])
+        return super().parse_querydict(data, list_fields, request)
+
+
+def _unstorable_values(data) -> dict[str, str]:
+    """Name → why one of its text values could not be stored; uploaded files are not text."""
+    reasons = {}
+    for name, values in data.lists():
+        for value in values:
+            reason = isinstance(value, str) and text_unstorable_reason(value)
+            if reason:
+                reasons[name] = reason
+    return reasons
+
 
 api = NinjaAPI(
-    title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api",
+    title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api", parser=StorableTextParser(),
     description="Projects, shots and takes of the Shotcraft studio. Authenticate with `Authorization: Bearer <key>`; "
                 "create a key with `manage.py api_token_create <username> --name NAME`.",
 )
