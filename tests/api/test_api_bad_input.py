@@ -8,6 +8,7 @@ pytestmark = pytest.mark.django_db
 
 NUL = "\x00"
 SHOT_TEXT_FIELDS = ("title", "subject", "scene", "camera", "motion", "style", "negative", "aspect_ratio")
+FORTY_DIGITS = "1" * 40
 
 
 def assert_error_body(response, status: int, code: str) -> dict:
@@ -74,3 +75,22 @@ def test_a_body_that_is_not_utf8_is_a_bad_request(api, creator):
 
     assert_error_body(response, 400, "bad_request")
     assert not Project.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["limit", "offset"])
+@pytest.mark.parametrize("path", ["/projects", "/projects/{project}/shots", "/shots/{shot}/takes"])
+def test_a_forty_digit_page_parameter_is_invalid(api, shot, path, field):
+    url = path.format(project=shot.project_id, shot=shot.pk)
+
+    assert_invalid_field(api.get(url, **{field: FORTY_DIGITS}), field)
+
+
+def test_the_largest_page_is_still_served(api, project):
+    page = api.get("/projects", limit=100, offset=10**9)
+
+    assert page.status_code == 200 and page.json()["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/projects/{n}", "/shots/{n}", "/shots/{n}/quote", "/takes/{n}"])
+def test_a_forty_digit_id_is_not_found(api, creator, path):
+    assert_error_body(api.get(path.format(n=FORTY_DIGITS)), 404, "not_found")
