@@ -5,7 +5,7 @@ plus fields particular to the error (validation "errors" by field, "needed"/"ava
 the providers "excluded" and why).
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.http import Http404
 from ninja import NinjaAPI
@@ -16,6 +16,7 @@ from ninja.parser import Parser
 from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
+from studio.config.error_pages import upload_limit
 from studio.exceptions import StudioError
 from studio.schemas import text_unstorable_reason
 
@@ -63,7 +64,7 @@ def _invalid(request, errors: dict[str, list[str]]):
 
 
 HTTP_ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 429: "throttled"}
+                    405: "method_not_allowed", 413: "too_large", 429: "throttled"}
 
 
 @api.exception_handler(AuthenticationError)
@@ -78,6 +79,11 @@ def _not_authenticated(request, exc):
 def _http_error(request, exc: HttpError):
     code = getattr(exc, "code", None) or HTTP_ERROR_CODES.get(exc.status_code, "error")
     return _error(request, exc.status_code, code, str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, exc):
+    return _error(request, 413, "too_large", f"The request body is over the {upload_limit()} the API accepts.")
 
 
 @api.exception_handler(Http404)

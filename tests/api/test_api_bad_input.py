@@ -77,6 +77,16 @@ def test_a_body_that_is_not_utf8_is_a_bad_request(api, creator):
     assert not Project.objects.exists()
 
 
+def test_a_body_over_the_upload_limit_is_too_large(api, creator, settings):
+    body = '{"name": "' + "x" * (13 * 1024 * 1024) + '"}'
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = api.client.post("/api/projects", body, content_type="application/json", headers=api._headers(None))
+
+    assert_error_body(response, 413, "too_large")
+    assert not Project.objects.exists()
+
+
 @pytest.mark.parametrize("field", ["limit", "offset"])
 @pytest.mark.parametrize("path", ["/projects", "/projects/{project}/shots", "/shots/{shot}/takes"])
 def test_a_forty_digit_page_parameter_is_invalid(api, shot, path, field):

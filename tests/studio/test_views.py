@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.template.loader import render_to_string
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
@@ -150,6 +151,21 @@ def test_project_create_rejects_bad_names(creator_client, creator, name, error):
 
     assert response.status_code == 422
     assert error in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_a_form_post_over_the_upload_limit_is_a_413_page(creator, settings):
+    client = Client(enforce_csrf_checks=True)  # the CSRF check reads the form first, as it does in production
+    client.force_login(creator)
+    client.get(reverse("project-create"))
+    name = "x" * (13 * 1024 * 1024)
+    assert len(name) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = client.post(reverse("project-create"), {"name": name, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")
+    assert "Too large" in response.content.decode()
     assert not Project.objects.exists()
 
 
