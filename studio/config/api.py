@@ -8,6 +8,8 @@ the providers "excluded" and why).
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.http import Http404
+from django.urls import reverse
+from django.utils.deprecation import MiddlewareMixin
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
@@ -65,6 +67,37 @@ def _invalid(request, errors: dict[str, list[str]]):
 
 HTTP_ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
                     405: "method_not_allowed", 413: "too_large", 429: "throttled"}
+
+
+class DjangoAnswersAsApiErrors(MiddlewareMixin):
+    """Under /api/, what Django answers before any operation runs (no such path, a method the path
+    does not take, a request it cannot read) comes in the API's error body, not as an HTML page."""
+
+    def process_response(self, request, response):
+        if response.status_code in DJANGO_ANSWERS and _under_api(request) and not _is_json(response):
+            return _django_answer_as_api_error(request, response)
+        return response
+
+
+DJANGO_ANSWERS = {400: "The request could not be read.", 404: "There is no API endpoint at this address.",
+                  405: "This endpoint does not take {method}; it takes {allow}."}
+
+
+def _under_api(request) -> bool:
+    return request.path_info.startswith(reverse("api:api-root"))
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _django_answer_as_api_error(request, response):
+    status = response.status_code
+    detail = DJANGO_ANSWERS[status].format(method=request.method, allow=response.get("Allow", ""))
+    answer = _error(request, status, HTTP_ERROR_CODES[status], detail)
+    if "Allow" in response:
+        answer["Allow"] = response["Allow"]
+    return answer
 
 
 @api.exception_handler(AuthenticationError)

@@ -104,3 +104,19 @@ def test_the_largest_page_is_still_served(api, project):
 @pytest.mark.parametrize("path", ["/projects/{n}", "/shots/{n}", "/shots/{n}/quote", "/takes/{n}"])
 def test_a_forty_digit_id_is_not_found(api, creator, path):
     assert_error_body(api.get(path.format(n=FORTY_DIGITS)), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/nope", "/projects/abc", "/projects/1/nope", "/"])
+def test_an_unknown_api_path_is_a_json_not_found(api, path):
+    assert_error_body(api.get(path), 404, "not_found")
+
+
+def test_an_unknown_api_path_is_not_found_without_a_key(anonymous):
+    assert_error_body(anonymous.post("/nope", {}), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_json_method_not_allowed(api, project):
+    response = api.client.delete(f"/api/projects/{project.pk}", headers=api._headers(None))
+
+    assert_error_body(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET"
