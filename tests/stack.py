@@ -87,11 +87,11 @@ def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, **extra
 
 
 @contextmanager
-def daphne_server(log_path: Path):
+def daphne_server(log_path: Path, **extra_env: str):
     port = free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, process)
             yield f"http://127.0.0.1:{port}"

@@ -19,6 +19,7 @@ from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
 from studio.config.error_pages import upload_limit
+from studio.config.outages import DEPENDENCY_DOWN_ERRORS, RETRY_AFTER_SECONDS, dependency_down_log
 from studio.exceptions import StudioError
 from studio.schemas import text_unstorable_reason
 
@@ -66,7 +67,7 @@ def _invalid(request, errors: dict[str, list[str]]):
 
 
 HTTP_ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 413: "too_large", 429: "throttled"}
+                    405: "method_not_allowed", 413: "too_large", 429: "throttled", 503: "unavailable"}
 
 
 class DjangoAnswersAsApiErrors(MiddlewareMixin):
@@ -112,6 +113,18 @@ def _not_authenticated(request, exc):
 def _http_error(request, exc: HttpError):
     code = getattr(exc, "code", None) or HTTP_ERROR_CODES.get(exc.status_code, "error")
     return _error(request, exc.status_code, code, str(exc))
+
+
+def _dependency_down(request, exc):
+    dependency_down_log(request, exc)
+    response = _error(request, 503, "unavailable", "A service Shotcraft depends on is not answering right now. "
+                      f"Try again in {RETRY_AFTER_SECONDS} seconds; a take request may repeat its Idempotency-Key.")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+for dependency_error in DEPENDENCY_DOWN_ERRORS:
+    api.add_exception_handler(dependency_error, _dependency_down)
 
 
 @api.exception_handler(RequestDataTooBig)
