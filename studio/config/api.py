@@ -1,5 +1,9 @@
 """The JSON API: one NinjaAPI, routers from the apps, domain errors turned into HTTP here.
 
+Also here: the parser that refuses text the database cannot store, the answers for a dependency
+that is down (503) or a body too large (413), and a middleware that gives Django's own answers
+under /api/ (unknown path, wrong method, unreadable request) the same body.
+
 Every error answers with one body: {"detail": "<safe to show>", "code": "<stable name>"},
 plus fields particular to the error (validation "errors" by field, "needed"/"available" credits,
 the providers "excluded" and why).

@@ -120,3 +120,9 @@ def test_a_wrong_method_is_a_json_method_not_allowed(api, project):
 
     assert_error_body(response, 405, "method_not_allowed")
     assert response["Allow"] == "GET"
+
+
+def test_a_request_django_refuses_before_the_api_is_a_json_bad_request(api):
+    response = api.client.get("/api/projects", headers=api._headers(None), HTTP_HOST="studio.evil.example")
+
+    assert_error_body(response, 400, "bad_request")
