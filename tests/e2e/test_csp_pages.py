@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from studio.services.projects import project_budget_set
 from studio.services.takes import shot_take_request
+from studio.services.tokens import api_token_create
 from tests.factories import creator_create, project_for, shot_for
 from tests.jobs.test_pipeline import take_made_ready
 
@@ -44,6 +45,11 @@ def session_cookie(user, live_server_url: str) -> dict:
 
 
 @pytest.fixture
+def api_key(ready_take) -> str:
+    return api_token_create(user=ready_take.owner, name="csp")[1]
+
+
+@pytest.fixture
 def cookies(ready_take, live_server_url) -> dict:
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "a-long-admin-password")
     return {"creator": session_cookie(ready_take.owner, live_server_url), "admin": session_cookie(admin, live_server_url)}
@@ -58,7 +64,8 @@ class Violations:
         page.on("console", lambda message: "Content Security Policy" in message.text and self.console.append(message.text))
 
     def on_this_page(self) -> list[str]:
-        return self.console + self.page.evaluate("window.__cspViolations")
+        reported, self.console = self.console, []
+        return reported + self.page.evaluate("window.__cspViolations")
 
 
 def bar_share(page, bar: str, dimension: str) -> float:
@@ -72,7 +79,7 @@ def bar_share(page, bar: str, dimension: str) -> float:
     return page.evaluate(share)
 
 
-def test_the_pages_work_under_the_content_security_policy(ready_take, cookies, live_server_url, worker, page,
+def test_the_pages_work_under_the_content_security_policy(ready_take, api_key, cookies, live_server_url, worker, page,
                                                           screenshots):
     shot, project = ready_take.shot, ready_take.shot.project
     page.context.add_cookies([cookies["creator"]])
@@ -88,6 +95,12 @@ def test_the_pages_work_under_the_content_security_policy(ready_take, cookies, l
     expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
     percent = int(page.locator(".budget-fill").get_attribute("data-percent"))
     assert percent > 0 and bar_share(page, ".budget-fill", "width") == pytest.approx(percent / 100, abs=0.02)
+    # A new take (through the API) holds credits: the meter is swapped in live and sized again.
+    page.request.post(f"/api/shots/{shot.pk}/takes?fresh=true",
+                      headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": "csp-live"})
+    expect(page.locator(".budget-fill")).not_to_have_attribute("data-percent", str(percent))
+    live_percent = int(page.locator(".budget-fill").get_attribute("data-percent"))
+    assert bar_share(page, ".budget-fill", "width") == pytest.approx(live_percent / 100, abs=0.02)
     seen += violations.on_this_page()
 
     # The shot page with its take: live, and htmx still posts (approve) and swaps the card.
