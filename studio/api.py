@@ -7,7 +7,7 @@ answer 404 exactly like missing ones. Domain errors become HTTP in `studio.confi
 import re
 
 from django.utils import timezone
-from ninja import Router, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 
@@ -43,10 +43,20 @@ NOT_FOUND = {404: ErrorOut}
 INVALID = {422: ValidationErrorOut}
 
 
+class BoundedLimitOffset(LimitOffsetPagination):
+    """?limit= and ?offset= within bounds: unbounded, a 40-digit number overflowed the database's
+    64-bit LIMIT/OFFSET and answered 500 instead of 422."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=100, description="Items per page, at most 100")
+        # Far past any creator's list, and small enough that offset + limit fits every database.
+        offset: int = Field(0, ge=0, le=1_000_000_000)
+
+
 # Projects
 
 @projects_router.get("/projects", response=list[ProjectOut])
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffset)
 def project_list(request):
     return selectors.projects_for_user(user=request.auth)
 
@@ -64,7 +74,7 @@ def project_detail(request, project_id: int):
 # Shots
 
 @shots_router.get("/projects/{int:project_id}/shots", response=list[ShotOut])
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffset)
 def shot_list(request, project_id: int):
     project = selectors.project_get_for_user(user=request.auth, project_id=project_id)
     return selectors.storyboard_shots(project=project)
@@ -196,7 +206,7 @@ def take_other_provider_create(request, take_id: int):
 
 
 @takes_router.get("/shots/{int:shot_id}/takes", response=list[TakeOut])
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffset)
 def take_list(request, shot_id: int):
     """The shot's takes, newest first."""
     shot = selectors.shot_get_for_user(user=request.auth, shot_id=shot_id)

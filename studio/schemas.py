@@ -1,7 +1,8 @@
 """Shapes of the JSON API.
 
-Inputs check shape (types, unknown fields) and the two limits the models leave to forms; the
-values themselves are checked by the services' `full_clean`, so the API and the pages agree.
+Inputs check shape (types, unknown fields), text the database can store (what a form's CharField
+refuses too) and the two limits the models leave to forms; the values themselves are checked by
+the services' `full_clean`, so the API and the pages agree.
 """
 
 from datetime import datetime
@@ -9,7 +10,8 @@ from typing import Any
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
 from jobs.models import Take
 from jobs.states import TakeState
@@ -51,10 +53,38 @@ class UnprocessableOut(ErrorOut):
     excluded: list[ExclusionOut] = Field(None, description="With no_provider_available: every provider left out and why")
 
 
+NUL_NOT_ALLOWED = "Null characters are not allowed."  # Django's own message for forms
+SURROGATE_NOT_ALLOWED = "Text must be valid Unicode: lone surrogates (such as \\ud800) are not allowed."
+
+
+def text_unstorable_reason(text: str) -> str | None:
+    """Why the database could not store `text`, or None.
+
+    PostgreSQL refuses NUL in text, and a lone surrogate (valid as a JSON escape) cannot be
+    encoded as UTF-8 at all; either would otherwise fail at the INSERT as a server error.
+    """
+    if "\x00" in text:
+        return NUL_NOT_ALLOWED
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_NOT_ALLOWED
+    return None
+
+
 class _In(Schema):
-    """Request bodies refuse fields they do not know, so a misspelt field is an error, not a no-op."""
+    """Request bodies refuse fields they do not know, so a misspelt field is an error, not a no-op,
+    and text the database cannot store, so that it is a field error, not a server error."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _text_storable(cls, value):
+        reason = isinstance(value, str) and text_unstorable_reason(value)
+        if reason:
+            raise PydanticCustomError("text_unstorable", reason)
+        return value
 
 
 class ProjectIn(_In):
@@ -137,7 +167,7 @@ class QuoteOut(Schema):
                                                                   "for free (ask with fresh=true for a new render)")
 
 
-class BestOfIn(Schema):
+class BestOfIn(_In):
     count: int = Field(ge=2, le=4, description="How many drafts, each with its own seed")
 
 

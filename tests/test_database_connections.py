@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from jobs.models import Generation
+from jobs.models import Take
 from studio.config.celery import database_ping
 from studio.config.database import database_retry_pause
 from studio.services.tokens import api_token_create
@@ -123,7 +123,7 @@ def test_a_burst_of_requests_waits_for_pooled_connections_instead_of_failing(cat
     statuses = [response.status_code for response in responses]
     assert all(status < 500 for status in statuses), (sorted(set(statuses)), (tmp_path / "daphne.log").read_text()[-3000:])
     assert statuses == [201] * 40 + [200] * (BURST - 40)  # nobody waited out the pool's timeout
-    assert Generation.objects.count() == 40
+    assert Take.objects.count() == 40
     assert 1 <= held_after_the_burst <= POOL_MAX_SIZE
 
 
@@ -141,8 +141,8 @@ def test_requests_that_get_no_connection_answer_503_with_retry_after(limited_rol
         client.cookies.update(session)
         page = client.get("/")
 
-    assert (api.status_code, api.headers["Retry-After"], api.json()["code"]) == (503, "5", "database_unavailable")
-    assert (page.status_code, page.headers["Retry-After"]) == (503, "5")
+    assert (api.status_code, api.json()["code"]) == (503, "unavailable") and int(api.headers["Retry-After"]) > 0
+    assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
 
 
 # -- Celery ---------------------------------------------------------------------------------------

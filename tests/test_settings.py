@@ -1,5 +1,6 @@
 """The settings module fails fast on unsafe production settings and parses DATABASE_URL."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,12 +14,19 @@ from studio.config.env import database_from_url
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _django_setup(**env) -> subprocess.CompletedProcess:
-    """Start Django with the real settings module in a fresh interpreter."""
+def _django_setup(*, then: str = "", **env) -> subprocess.CompletedProcess:
+    """Start Django with the real settings module in a fresh interpreter, then run `then`."""
     clean = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "DEBUG", "DJANGO_ENV")}
     clean.update(DJANGO_SETTINGS_MODULE="studio.config.settings", **env)
-    return subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=clean,
+    return subprocess.run([sys.executable, "-c", f"import django; django.setup(); {then}"], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=60)
+
+
+def _content_security_policy(**env) -> dict[str, list[str]]:
+    result = _django_setup(then="from django.conf import settings; import json; "
+                                "print(json.dumps(settings.CONTENT_SECURITY_POLICY))", **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_production_refuses_to_start_without_secret_key():
@@ -111,3 +119,29 @@ def test_postgresql_connections_are_pooled_per_process_unless_the_pool_is_turned
 
 def test_sqlite_has_no_pool():
     assert "pool" not in _database_settings(DATABASE_URL="sqlite:////tmp/shotcraft-settings-test.sqlite3")["OPTIONS"]
+
+
+def test_the_content_security_policy_allows_media_only_from_here_by_default():
+    policy = _content_security_policy()
+
+    assert policy["img-src"] == policy["media-src"] == ["'self'"]
+    assert policy["form-action"] == ["'self'"]
+
+
+def test_the_content_security_policy_allows_media_from_the_s3_bucket():
+    policy = _content_security_policy(AWS_STORAGE_BUCKET_NAME="shotcraft-media", AWS_S3_REGION_NAME="eu-west-1")
+
+    assert policy["img-src"] == policy["media-src"] == [
+        "'self'", "https://shotcraft-media.s3.amazonaws.com", "https://shotcraft-media.s3.eu-west-1.amazonaws.com"]
+
+
+def test_the_content_security_policy_allows_media_from_an_s3_compatible_endpoint():
+    policy = _content_security_policy(AWS_STORAGE_BUCKET_NAME="media", AWS_S3_ENDPOINT_URL="https://minio.example.com:9000/")
+
+    assert policy["img-src"] == policy["media-src"] == ["'self'", "https://minio.example.com:9000"]
+
+
+def test_the_content_security_policy_lets_forms_go_on_to_stripe_checkout_when_purchases_are_on():
+    policy = _content_security_policy(STRIPE_SECRET_KEY="sk_test_x", STRIPE_WEBHOOK_SECRET="whsec_x")
+
+    assert policy["form-action"] == ["'self'", "https://checkout.stripe.com"]

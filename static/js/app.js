@@ -102,4 +102,29 @@
       button.closest(".message").remove();
     }
   });
+
+  // --- What the Content-Security-Policy keeps out of the markup ---------------------------
+  // No style="" attributes: a bar carries its length in data-percent and gets it here as the
+  // --percent custom property (app.css sizes the bar from it), on page load and in every
+  // fragment htmx swaps in, live updates included.
+
+  function barsSize(root) {
+    var bars = Array.prototype.slice.call(root.querySelectorAll("[data-percent]"));
+    if (root.matches && root.matches("[data-percent]")) {
+      bars.push(root);
+    }
+    bars.forEach(function (bar) {
+      var percent = Math.min(Math.max(Number(bar.getAttribute("data-percent")) || 0, 0), 100);
+      bar.style.setProperty("--percent", percent + "%");
+    });
+  }
+
+  htmx.onLoad(barsSize);
+
+  // No onchange="" attributes: a select marked data-submit-on-change submits its form.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-submit-on-change]")) {
+      event.target.form.requestSubmit();
+    }
+  });
 })();

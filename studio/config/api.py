@@ -1,30 +1,60 @@
 """The JSON API: one NinjaAPI, routers from the apps, domain errors turned into HTTP here.
 
+Also here: the parser that refuses text the database cannot store, the answers for a dependency
+that is down (503) or a body too large (413), and a middleware that gives Django's own answers
+under /api/ (unknown path, wrong method, unreadable request) the same body.
+
 Every error answers with one body: {"detail": "<safe to show>", "code": "<stable name>"},
 plus fields particular to the error (validation "errors" by field, "needed"/"available" credits,
 the providers "excluded" and why).
 """
 
-import logging
-
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as ModelValidationError
-from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.urls import reverse
+from django.utils.deprecation import MiddlewareMixin
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
+from ninja.parser import Parser
 
 from billing.exceptions import BillingError, InsufficientCredits
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
 from studio.api import routers
-from studio.config.database import DATABASE_UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS
+from studio.config.error_pages import upload_limit
+from studio.config.outages import DEPENDENCY_DOWN_ERRORS, RETRY_AFTER_SECONDS, dependency_down_log
 from studio.exceptions import StudioError
+from studio.schemas import text_unstorable_reason
 
-logger = logging.getLogger(__name__)
+
+class StorableTextParser(Parser):
+    """Query and form values the database could not store are refused as invalid fields.
+
+    JSON bodies are checked field by field by their schemas (`studio.schemas._In`).
+    """
+
+    def parse_querydict(self, data, list_fields, request):
+        unstorable = _unstorable_values(data)
+        if unstorable:
+            source = "query" if data is request.GET else "form"
+            raise RequestValidationError([{"loc": (source, name), "msg": reason} for name, reason in unstorable.items()])
+        return super().parse_querydict(data, list_fields, request)
+
+
+def _unstorable_values(data) -> dict[str, str]:
+    """Name → why one of its text values could not be stored; uploaded files are not text."""
+    reasons = {}
+    for name, values in data.lists():
+        for value in values:
+            reason = isinstance(value, str) and text_unstorable_reason(value)
+            if reason:
+                reasons[name] = reason
+    return reasons
+
 
 api = NinjaAPI(
-    title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api",
+    title="Shotcraft API", version="1", docs_url="/docs", urls_namespace="api", parser=StorableTextParser(),
     description="Projects, shots and takes of the Shotcraft studio. Authenticate with `Authorization: Bearer <key>`; "
                 "create a key with `manage.py api_token_create <username> --name NAME`.",
 )
@@ -41,7 +71,38 @@ def _invalid(request, errors: dict[str, list[str]]):
 
 
 HTTP_ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 429: "throttled"}
+                    405: "method_not_allowed", 413: "too_large", 429: "throttled", 503: "unavailable"}
+
+
+class DjangoAnswersAsApiErrors(MiddlewareMixin):
+    """Under /api/, what Django answers before any operation runs (no such path, a method the path
+    does not take, a request it cannot read) comes in the API's error body, not as an HTML page."""
+
+    def process_response(self, request, response):
+        if response.status_code in DJANGO_ANSWERS and _under_api(request) and not _is_json(response):
+            return _django_answer_as_api_error(request, response)
+        return response
+
+
+DJANGO_ANSWERS = {400: "The request could not be read.", 404: "There is no API endpoint at this address.",
+                  405: "This endpoint does not take {method}; it takes {allow}."}
+
+
+def _under_api(request) -> bool:
+    return request.path_info.startswith(reverse("api:api-root"))
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _django_answer_as_api_error(request, response):
+    status = response.status_code
+    detail = DJANGO_ANSWERS[status].format(method=request.method, allow=response.get("Allow", ""))
+    answer = _error(request, status, HTTP_ERROR_CODES[status], detail)
+    if "Allow" in response:
+        answer["Allow"] = response["Allow"]
+    return answer
 
 
 @api.exception_handler(AuthenticationError)
@@ -56,6 +117,23 @@ def _not_authenticated(request, exc):
 def _http_error(request, exc: HttpError):
     code = getattr(exc, "code", None) or HTTP_ERROR_CODES.get(exc.status_code, "error")
     return _error(request, exc.status_code, code, str(exc))
+
+
+def _dependency_down(request, exc):
+    dependency_down_log(request, exc)
+    response = _error(request, 503, "unavailable", "A service Shotcraft depends on is not answering right now. "
+                      f"Try again in {RETRY_AFTER_SECONDS} seconds; a take request may repeat its Idempotency-Key.")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+for dependency_error in DEPENDENCY_DOWN_ERRORS:
+    api.add_exception_handler(dependency_error, _dependency_down)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, exc):
+    return _error(request, 413, "too_large", f"The request body is over the {upload_limit()} the API accepts.")
 
 
 @api.exception_handler(Http404)
@@ -121,11 +199,3 @@ def _take_error(request, exc: TakeError):
 def _studio_error(request, exc: StudioError):
     return _error(request, 409, "not_allowed_now", str(exc))
 
-
-@api.exception_handler(OperationalError)  # the members of studio.config.database.DATABASE_CONNECTION_ERRORS
-@api.exception_handler(InterfaceError)
-def _database_unavailable(request, exc):
-    logger.warning("database unavailable for %s %s: %s", request.method, request.path, exc)
-    response = _error(request, 503, "database_unavailable", DATABASE_UNAVAILABLE_MESSAGE)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response

@@ -48,7 +48,9 @@ def kombu_redis_detached_channel_guard_install() -> None:
 
 kombu_redis_detached_channel_guard_install()
 
-app = Celery("shotcraft")
+# Every task (the pipeline's stages included) runs again later when it loses its database
+# connection: they are all safe to run twice (jobs/pipeline/leases.py).
+app = Celery("shotcraft", task_cls=DatabaseRetryTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -59,7 +61,7 @@ def ping() -> str:
     return "pong"
 
 
-@app.task(name="studio.database_ping", base=DatabaseRetryTask)
+@app.task(name="studio.database_ping")
 def database_ping() -> bool:
     """The worker reaches the database; like every task on DatabaseRetryTask, it runs again later
     when it cannot get a connection (tests/test_database_connections.py shows it)."""

@@ -7,6 +7,7 @@ Defaults give a working development setup (SQLite, local media, Redis from REDIS
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "ninja",  # only for its bundled Swagger UI files: the API docs then load nothing from a CDN
     "template_partials",
     "django_htmx",
     "studio",
@@ -50,7 +52,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "studio.config.database.DatabaseUnavailableMiddleware",
+    "studio.config.csp.ContentSecurityPolicy",
+    "studio.config.api.DjangoAnswersAsApiErrors",
+    "studio.config.outages.DependencyDownPages",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -308,3 +312,42 @@ if PRODUCTION and BILLING_TEST_CHECKOUT:
     raise ImproperlyConfigured("BILLING_TEST_CHECKOUT cannot be on when DJANGO_ENV=production")
 if PRODUCTION and STRIPE_API_BASE:
     raise ImproperlyConfigured("STRIPE_API_BASE (the Stripe emulator) cannot be used when DJANGO_ENV=production")
+
+# ---------------------------------------------------------------------------------------------
+# Content-Security-Policy of every response (studio/config/csp.py). Scripts, styles and fetches
+# come from this origin only ('self' includes its ws:/wss:, so the live connection needs nothing
+# more); takes' images and videos also from the S3 bucket when one is configured; forms post here,
+# or to Stripe Checkout when purchases are on (form-action also governs the redirect to it).
+# ---------------------------------------------------------------------------------------------
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _media_bucket_origins() -> list[str]:
+    """Where django-storages' S3 URLs point: the endpoint (path-style), else the bucket's AWS hosts."""
+    bucket, endpoint, region = (env_str(name) for name in
+                                ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_REGION_NAME"))
+    if not bucket:
+        return []
+    if endpoint:
+        return [_origin(endpoint)]
+    return [f"https://{bucket}.s3.amazonaws.com"] + ([f"https://{bucket}.s3.{region}.amazonaws.com"] if region else [])
+
+
+_MEDIA_SOURCES = ["'self'", *_media_bucket_origins()]
+_CHECKOUT_ORIGINS = [_origin(STRIPE_API_BASE or "https://checkout.stripe.com")] if STRIPE_SECRET_KEY else []
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": _MEDIA_SOURCES,
+    "media-src": _MEDIA_SOURCES,
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'", *_CHECKOUT_ORIGINS],
+    "frame-ancestors": ["'none'"],
+}
+# The API docs (/api/docs, ninja's bundled Swagger UI): its stylesheet draws its icons as data: images.
+CONTENT_SECURITY_POLICY_API_DOCS = {**CONTENT_SECURITY_POLICY, "img-src": [*_MEDIA_SOURCES, "data:"]}

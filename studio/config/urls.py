@@ -8,6 +8,7 @@ from jobs.media_urls import provider_media
 from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
 
+handler400 = "studio.config.error_pages.bad_request"
 
 def healthz(request):
     """Liveness for load balancers; also the plain baseline view the benchmark compares against."""

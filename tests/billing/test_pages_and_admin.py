@@ -41,7 +41,7 @@ def test_credits_page_shows_balance_history_chart_and_packs(creator_client, crea
     assert "Free</strong> plan" in html and "Starter pack" in html and "Development only: no money moves" in html
     assert f"-{charged_take.price_credits}" in html  # the capture in the history
     assert charged_take.provider_model.name in html  # spend by provider
-    assert html.count('style="flex:1;') == 30  # one bar per day
+    assert html.count('class="spend-day"') == 30  # one bar per day
 
 
 def test_history_is_filterable_by_kind_and_paginated(creator_client, creator):

@@ -106,7 +106,7 @@ def test_a_used_up_budget_says_so(creator_client, creator, project, shot):
 
     html = creator_client.get(reverse("project-detail", args=[project.pk])).content.decode()
 
-    assert 'data-state="over"' in html and 'style="width: 100%"' in html
+    assert 'data-state="over"' in html and 'data-percent="100"' in html
     assert "Budget used up: new takes in this project are refused until you raise the cap." in html
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.template.loader import render_to_string
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
@@ -140,12 +141,31 @@ def test_project_create(creator_client, creator):
     assert (project.name, project.description) == ("Harbour", "Fog")
 
 
-@pytest.mark.parametrize("name, error", [("", "This field is required."), ("x" * 121, "at most 120 characters")])
+NUL_REFUSED = "Null characters are not allowed."  # PostgreSQL cannot store NUL; Django's CharField refuses it
+
+
+@pytest.mark.parametrize("name, error", [("", "This field is required."), ("x" * 121, "at most 120 characters"),
+                                         ("Har\x00bour", NUL_REFUSED)])
 def test_project_create_rejects_bad_names(creator_client, creator, name, error):
     response = creator_client.post(reverse("project-create"), {"name": name})
 
     assert response.status_code == 422
     assert error in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_a_form_post_over_the_upload_limit_is_a_413_page(creator, settings):
+    client = Client(enforce_csrf_checks=True)  # the CSRF check reads the form first, as it does in production
+    client.force_login(creator)
+    client.get(reverse("project-create"))
+    name = "x" * (13 * 1024 * 1024)
+    assert len(name) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    response = client.post(reverse("project-create"), {"name": name, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")
+    assert "Too large" in response.content.decode()
     assert not Project.objects.exists()
 
 
@@ -225,6 +245,14 @@ def test_character_duplicate_name_is_a_clear_error(creator_client, project):
     assert CharacterReference.objects.filter(project=project).count() == 1
 
 
+def test_a_character_name_with_a_nul_character_is_refused(creator_client, project):
+    response = creator_client.post(reverse("character-create", args=[project.pk]), {"name": "Me\x00i"}, **HTMX)
+
+    assert response.status_code == 422
+    assert NUL_REFUSED in response.content.decode()
+    assert not CharacterReference.objects.exists()
+
+
 def test_a_text_file_named_png_is_refused_as_reference_image(creator_client, project):
     character = character_create(project=project, name="Mei")
     fake = SimpleUploadedFile("x.png", b"just some text, not an image", content_type="image/png")
@@ -288,6 +316,7 @@ BAD_SHOT_INPUT = [
     ("camera", "crane", "Select a valid choice. crane is not one of the available choices."),
     ("duration_seconds", "0", "Ensure this value is greater than or equal to 1."),
     ("duration_seconds", "21", "Ensure this value is less than or equal to 20."),
+    *[(field, "x\x00y", NUL_REFUSED) for field in ("title", "subject", "scene", "motion", "style", "negative")],
 ]
 
 
