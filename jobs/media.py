@@ -1,14 +1,17 @@
 """Stills from a finished video: the poster (middle frame), a small thumbnail and an animated preview."""
 
+import io
 from pathlib import Path
 
 import av
-from PIL import Image, features
+from PIL import Image, ImageOps, features
 
 THUMBNAIL_WIDTH = 320
 PREVIEW_MAX_WIDTH = 480
 PREVIEW_FRAMES = 12
 PREVIEW_FRAME_MS = 125
+ORIENTATION_TAG = 0x0112
+ROTATED_QUARTER_TURN = frozenset({5, 6, 7, 8})
 
 
 def video_size(path: Path) -> tuple[int, int]:
@@ -83,6 +86,30 @@ def _preview_size(image: Image.Image, max_width: int) -> Image.Image:
         return image
     height = max(1, round(image.height * max_width / image.width))
     return image.resize((max_width, height), Image.Resampling.LANCZOS)
+
+
+def picture_has_aspect(data: bytes, aspect_ratio: str) -> bool:
+    """Is the picture already of this shape (within 1 %)? Reads only its header."""
+    ratio_w, ratio_h = (int(part) for part in aspect_ratio.split(":"))
+    with Image.open(io.BytesIO(data)) as picture:
+        width, height = picture.size
+        if picture.getexif().get(ORIENTATION_TAG) in ROTATED_QUARTER_TURN:  # shown turned by 90°
+            width, height = height, width
+    return abs(width / height - ratio_w / ratio_h) <= 0.01 * ratio_w / ratio_h
+
+
+def picture_fitted_to(data: bytes, aspect_ratio: str) -> bytes:
+    """A picture cropped (centred, never stretched) to an aspect ratio, as a JPEG (vendors cap image
+    sizes: Kling at 10 MB, which a large PNG can pass)."""
+    ratio_w, ratio_h = (int(part) for part in aspect_ratio.split(":"))
+    with Image.open(io.BytesIO(data)) as picture:
+        picture = ImageOps.exif_transpose(picture).convert("RGB")
+        width = min(picture.width, round(picture.height * ratio_w / ratio_h))
+        height = min(picture.height, round(width * ratio_h / ratio_w))
+        fitted = ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    fitted.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
 
 
 def expected_size_for(aspect_ratio: str, actual: tuple[int, int]) -> tuple[int, int]:

@@ -21,6 +21,8 @@ from jobs.pipeline.transitions import take_note
 from jobs.states import TakeState
 
 SAFETY_FAILURES_BEFORE_NEXT_PROVIDER = 2
+# Checks a provider fails the same way whatever the seed: it made the wrong size or length.
+SYSTEMATIC_CHECKS = frozenset({"size", "duration"})
 
 
 def take_failed_a_check(take: Take) -> bool:
@@ -40,13 +42,13 @@ def take_regenerate(*, take_id: int) -> Take | None:
     if len(chain) - 1 >= settings.TAKE_REGENERATIONS:
         _not_regenerated(take, f"its {settings.TAKE_REGENERATIONS} automatic regenerations are used up")
         return None
-    avoided = _avoided_slugs(chain)
+    avoided = _avoided(chain)
     try:
         replacement = take_request(
             owner_id=take.owner_id, shot_id=take.shot_id, notify_group=take.notify_group,
             spec=ShotSpec.from_request(take.request), tier=take.tier, idempotency_key=f"regenerate:{take.public_id}",
             budget_key=take.reservation.budget_key, fresh=True, origin=Take.Origin.REGENERATION,
-            source_take_id=take.pk, batch=take.batch, avoided_slugs=avoided,
+            source_take_id=take.pk, batch=take.batch, avoided_slugs=tuple(sorted(avoided)),
         )
     except IdempotencyKeyInProgress:
         return None  # another run is requesting it right now
@@ -65,21 +67,28 @@ def regeneration_chain(take: Take) -> list[Take]:
     return chain
 
 
-def _avoided_slugs(chain: list[Take]) -> tuple[str, ...]:
-    """From the second safety failure in a chain on, the providers whose outputs were blocked."""
-    blocked = [take.provider_model.slug for take in chain
-               if take_failed_a_check(take) and evaluation_failed_check(take.evaluation)[0] == "safety"]
-    return tuple(sorted(set(blocked))) if len(blocked) >= SAFETY_FAILURES_BEFORE_NEXT_PROVIDER else ()
+def _avoided(chain: list[Take]) -> dict[str, str]:
+    """Providers the replacement should not go back to, and why: one whose output had the wrong
+    shape or length (its systematic answer to this request, which a new seed does not change), and
+    from the second safety failure in a chain on, the providers whose outputs were blocked."""
+    failed = [(take.provider_model.slug, evaluation_failed_check(take.evaluation)[0]) for take in chain
+              if take_failed_a_check(take)]
+    avoided = {slug: f"its video had the wrong {check}" for slug, check in failed if check in SYSTEMATIC_CHECKS}
+    blocked = [slug for slug, check in failed if check == "safety"]
+    if len(blocked) >= SAFETY_FAILURES_BEFORE_NEXT_PROVIDER:
+        avoided |= {slug: "repeated safety failures" for slug in blocked}
+    return avoided
 
 
 @transaction.atomic
-def _regeneration_record(take: Take, replacement: Take, avoided: tuple[str, ...]) -> None:
+def _regeneration_record(take: Take, replacement: Take, avoided: dict[str, str]) -> None:
     suffix = f"Regenerating as take #{replacement.pk}."
     if take.failure_reason.endswith(suffix):
         return
     Take.objects.filter(pk=take.pk).update(failure_reason=f"{take.failure_reason} {suffix}".strip(),
                                            regeneration=Take.Regeneration.REQUESTED, updated_at=timezone.now())
-    how = f"after repeated safety failures on {', '.join(avoided)}" if avoided else "with a new seed"
+    how = "; ".join(f"after {why} on {slug}" if why.startswith("repeated") else f"avoiding {slug}: {why}"
+                    for slug, why in sorted(avoided.items())) or "with a new seed"
     take_note(take, f"regenerating as take #{replacement.pk} on {replacement.provider_model.name}, {how}")
 
 

@@ -6,14 +6,17 @@ pass, and the take moves to the next provider of its plan when it will not (atte
 """
 
 import base64
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
+from jobs.media import picture_fitted_to, picture_has_aspect
 from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Take
 from jobs.pipeline.attempts import attempt_failed, poll_delay
@@ -127,16 +130,34 @@ def _generation_request(take: Take, attempt: Attempt) -> GenerationRequest:
     adapter = adapter_for(model.api_family)
     callback = callback_url_for(family=model.api_family, take=take, attempt=attempt.number) if adapter.supports_callbacks else None
     as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url
-    images = tuple(as_url(name) for name in spec.input_image_names[:4]) if compiled.use_reference_images else ()
+    names = spec.input_image_names[:4] if compiled.use_reference_images else ()
+    images = tuple(as_url(name) for name in names)
     references = images[1:] if spec.start_frame_name else images
+    start = as_url(start_frame_fitted(names[0], take.aspect_ratio)) if names and model.image_to_video else None
     return GenerationRequest(
         model_id=model.model_id, prompt=compiled.prompt, negative_prompt=compiled.negative_prompt,
         duration_seconds=compiled.duration_seconds, aspect_ratio=take.aspect_ratio,
         idempotency_key=f"{take.public_id}-{attempt.number}", seed=take.seed, callback_url=callback,
-        image_url=images[0] if images and model.image_to_video else None,
-        reference_image_urls=references if model.reference_images else (),
+        image_url=start, reference_image_urls=references if model.reference_images else (),
         camera=spec.camera, title=spec.title,
     )
+
+
+def start_frame_fitted(storage_name: str, aspect_ratio: str) -> str:
+    """The start frame cropped to the shot's aspect ratio, stored once beside the original.
+
+    Models that take their framing from the start frame (Kling's image2video has no aspect
+    ratio) then make the shape the shot asked for, instead of the picture's.
+    """
+    digest = hashlib.sha256(storage_name.encode()).hexdigest()[:24]
+    name = f"start-frames/{digest}-{aspect_ratio.replace(':', 'x')}.jpg"
+    if default_storage.exists(name):
+        return name
+    with default_storage.open(storage_name, "rb") as handle:
+        data = handle.read()
+    if picture_has_aspect(data, aspect_ratio):
+        return storage_name  # already the right shape: sent as it is (a draft's first frame, lossless)
+    return default_storage.save(name, ContentFile(picture_fitted_to(data, aspect_ratio)))
 
 
 def _image_data_url(storage_name: str) -> str:

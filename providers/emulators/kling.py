@@ -10,6 +10,8 @@ reading of the docs; the vendor's exact answer is UNCONFIRMED. Callbacks POST th
 envelope `{code, message, request_id, data: task}` on each status change, unsigned.
 """
 
+import base64
+import io
 import itertools
 import random
 import threading
@@ -17,6 +19,8 @@ import time
 import uuid
 
 import jwt
+
+from PIL import Image
 
 from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
 
@@ -105,7 +109,7 @@ class KlingEmulator(Emulator):
     def _job_for(self, kind: str, body: dict) -> EmulatedJob:
         return self.job_create(
             prompt=body.get("prompt", ""), duration_seconds=int(body.get("duration", "5")),
-            aspect_ratio=body.get("aspect_ratio", "16:9"), callback_url=body.get("callback_url") or None,
+            aspect_ratio=_framing(kind, body), callback_url=body.get("callback_url") or None,
             job_id=str(next(self._ids)), kind=kind, external_task_id=body.get("external_task_id") or "",
             created_ms=int(time.time() * 1000),
         )
@@ -175,3 +179,22 @@ def validation_problem(kind: str, body: dict) -> str | None:
         "image_tail requires image": bool(body.get("image_tail")) and not image,
     }
     return next((problem for problem, applies in checks.items() if applies), None)
+
+
+def _framing(kind: str, body: dict) -> str:
+    """text2video takes aspect_ratio; image2video has none: the start frame sets the framing, as
+    Kling's documentation says, so the output takes the image's shape (the nearest it makes)."""
+    if kind == "text2video" or not body.get("image"):
+        return body.get("aspect_ratio", "16:9")
+    image = body["image"]
+    data = base64.b64decode(image) if not image.startswith("http") else None
+    if data is None:
+        return "16:9"
+    with Image.open(io.BytesIO(data)) as picture:
+        shape = picture.width / picture.height
+    return min(("16:9", "9:16", "1:1"), key=lambda ratio: abs(shape - _ratio(ratio)))
+
+
+def _ratio(aspect_ratio: str) -> float:
+    width, height = (int(part) for part in aspect_ratio.split(":"))
+    return width / height

@@ -1,5 +1,6 @@
-"""A take failing a hard check is regenerated with a new seed, or after repeated safety failures
-on the next provider, within its retry budget; and never when the creator cannot pay for it."""
+"""A take failing a hard check is regenerated with a new seed, or on the next provider when the
+failure is that provider's systematic answer (the wrong size or length) or after repeated safety
+failures, within its retry budget; and never when the creator cannot pay for it."""
 
 import pytest
 
@@ -26,6 +27,13 @@ SAFETY_FAILED = {
               "safety": {"passed": False, "reason": "The video shows unsafe content (exposed genitalia).",
                          "labels": ["FEMALE_GENITALIA_EXPOSED"]}},
 }  # what evaluate_take_video stores when NudeNet blocks a take (its classifier is the outside boundary here)
+
+WRONG_SIZE = {
+    "passed": False, "failure_reason": "The video is 854x480 instead of 854x854.", "aggregate": None,
+    "technical": {"decodes": {"passed": True, "value": True, "expected": True, "detail": "120 frames decoded"},
+                  "size": {"passed": False, "value": "854x480", "expected": "854x854", "detail": "854x480 instead of 854x854"}},
+    "gates": {"technical": {"passed": False, "reason": "The video is 854x480 instead of 854x854."}},
+}  # what evaluate_take_video stores for a provider that ignored the asked-for shape
 
 
 @pytest.fixture
@@ -147,3 +155,19 @@ def test_a_regenerated_best_of_take_stays_in_its_batch(catalog, creator, black_s
     replacement = replacement_of(failed)
     assert replacement.batch == first.batch == second.batch
     assert set(Take.objects.filter(batch=first.batch)) == {first, second, replacement}
+
+
+def test_a_provider_that_makes_the_wrong_size_is_not_asked_again(runway, creator, project, shot):  # noqa: F811
+    """The wrong shape is a provider's systematic answer to the request: a new seed there would
+    fail the same way, paid and refunded each time, so the replacement goes to the next provider."""
+    mei = character_create(project=project, name="Mei")
+    character_image_add(character=mei, upload=png_upload((180, 90, 40)))
+    shot_update(shot=shot, characters=[mei], duration_seconds=5)  # so both Runway models can render it
+    first = shot_take_request(user=creator, shot=shot)
+    chosen, following = [step["slug"] for step in first.route_plan["chosen"][:2]]
+    take_fail_check(take_id=first.pk, evaluation=WRONG_SIZE)
+    second = take_regenerate(take_id=first.pk)
+    assert second.provider_model.slug == following
+    assert notes(first) == [f"regenerating as take #{second.pk} on {second.provider_model.name}, "
+                            f"avoiding {chosen}: its video had the wrong size"]
+    assert credit_accounts_out_of_balance() == []

@@ -166,3 +166,31 @@ def test_a_take_left_downloading_fails_when_the_vendor_no_longer_knows_its_job(r
     take = Take.objects.get(pk=take.pk)
     assert take.state == "failed" and "Gen-4.5 Turbo" in take.failure_reason
     assert Reservation.objects.get(pk=take.reservation_id).state == Reservation.State.RELEASED
+
+
+@pytest.fixture
+def kling(settings, catalog):
+    with emulator_create("kling", latency_seconds=0.6) as emulator:
+        settings.PROVIDER_SANDBOX_URLS = {"kling": emulator.url}
+        ProviderModel.objects.exclude(api_family="kling").update(enabled=False)
+        yield emulator
+
+
+def test_a_square_take_from_a_wide_start_frame_comes_back_square_from_kling(kling, creator, project):
+    """Kling's image2video takes no aspect ratio (the start frame sets the framing): the start frame
+    is cropped to the shot's shape before it is sent, so a 1:1 take passes the size check."""
+    from studio.services.images import character_image_add
+    from studio.services.projects import character_create
+    from tests.factories import shot_for
+    from tests.jobs.test_pipeline import png_upload
+
+    shot = shot_for(project, aspect_ratio="1:1", duration_seconds=5)
+    mei = character_create(project=project, name="Mei")
+    character_image_add(character=mei, upload=png_upload((180, 90, 40), size=(640, 360)))  # a wide picture
+    shot.characters.add(mei)
+    take = drive(shot_take_request(user=creator, shot=shot).pk)
+    assert take.provider_model.api_family == "kling"
+    assert take.state == "ready", take.failure_reason
+    assert take.evaluation["technical"]["size"]["passed"] is True
+    sent = [r.json() for r in kling.requests_seen if r.path == "/v1/videos/image2video"]
+    assert sent and "aspect_ratio" not in sent[0]  # as Kling's image2video documents: no such field
