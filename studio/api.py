@@ -105,7 +105,8 @@ def shot_quote(request, shot_id: int, fresh: bool = False):
 
 
 def _quote_out(quote) -> QuoteOut:
-    return QuoteOut(provider=quote.provider_model, credits=quote.charge_credits, why=quote.plan.first.reason,
+    return QuoteOut(provider=quote.provider_model, credits=quote.charge_credits,
+                    hold_credits=0 if quote.cached else quote.hold_credits, why=quote.plan.first.reason,
                     cached_take_id=quote.cached.pk if quote.cached else None)
 
 

@@ -161,7 +161,10 @@ class ProviderOut(Schema):
 
 class QuoteOut(Schema):
     provider: ProviderOut
-    credits: int = Field(description="Credits reserved when a take is requested, charged when it is ready")
+    credits: int = Field(description="What the take will most likely cost: charged when it comes out ready on the chosen "
+                                     "provider (a fallback provider's price, at most hold_credits, if it moves to one)")
+    hold_credits: int = Field(description="Held from your available credits while the take renders, enough for a fallback "
+                                          "provider; what is not charged comes back. A request needs this many available.")
     why: str = Field(description="Why this provider was chosen")
     cached_take_id: int | None = Field(default=None, description="An identical ready take whose video would be reused "
                                                                   "for free (ask with fresh=true for a new render)")

@@ -40,7 +40,7 @@ def generate_panel_context(*, shot: Shot, error: str = "") -> dict:
         quote, quote_error = shot_take_quote(shot=shot), ""
     except TakeError as failure:
         quote, quote_error = None, str(failure)
-    best_of = [(count, count * quote.credits) for count in range(2, BEST_OF_MAX + 1)] if quote else []
+    best_of = [(count, count * quote.credits, count * quote.hold_credits) for count in range(2, BEST_OF_MAX + 1)] if quote else []
     return {"shot": shot, "quote": quote, "quote_error": quote_error, "error": error, "best_of_options": best_of,
             "blocked": _new_render_blocked(shot, quote), "idempotency_key": uuid.uuid4(), "best_of_key": uuid.uuid4()}
 

@@ -257,3 +257,22 @@ def test_another_provider_is_refused_for_a_take_no_provider_refused(api, catalog
     response = api.post(f"/takes/{draft['id']}/other-provider", headers={"Idempotency-Key": "other"})
     assert response.status_code == 409 and "content policy" in response.json()["detail"]
     assert api.get(f"/takes/{draft['id']}").json()["refused_by_policy"] is False
+
+
+def test_the_quote_says_what_will_be_held_as_well_as_what_will_likely_be_charged(client, catalog, settings):
+    """The hold covers a fallback provider's price: a creator who can pay the likely charge but not
+    the hold learns it from the quote, not from a 402 after asking."""
+    settings.PROVIDER_SANDBOX_URLS = {"kling": "http://127.0.0.1:9"}  # a dearer draft model behind the animatic
+    probe = creator_create(username="probe", credits=0)
+    shot = shot_for(project_for(probe), duration_seconds=5)
+    quote = shot_take_quote(shot=shot)
+    assert quote.hold_credits > quote.credits  # the plan's fallback costs more than its first choice
+
+    creator = creator_create(username="between", credits=quote.hold_credits - 1)
+    _, key = api_token_create(user=creator, name="t")
+    api = ApiClient(client, key)
+    shot = shot_for(project_for(creator), duration_seconds=5)
+    body = api.get(f"/shots/{shot.pk}/quote").json()
+    assert (body["credits"], body["hold_credits"]) == (quote.credits, quote.hold_credits)
+    refused = api.post(f"/shots/{shot.pk}/takes", headers=KEY)
+    assert refused.status_code == 402 and refused.json()["needed"] == body["hold_credits"]

@@ -368,6 +368,20 @@ def test_shot_page_shows_the_price_before_generating(creator_client, shot):
     assert f'hx-post="{reverse("take-create", args=[shot.pk])}"' in html
 
 
+def test_shot_page_says_what_a_draft_holds_when_a_fallback_costs_more(creator_client, shot, settings):
+    settings.PROVIDER_SANDBOX_URLS = {"kling": "http://127.0.0.1:9"}  # a dearer draft model behind the animatic
+    shot.duration_seconds = 5
+    shot.save()
+    quote = shot_take_quote(shot=shot)
+    assert quote.hold_credits > quote.credits
+
+    html = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
+
+    assert (f"Generating holds {quote.hold_credits} (enough for a fallback provider) while it renders; "
+            f"{quote.credits} are charged if the take comes out ready on {quote.provider_model.name}") in html
+    assert f"Best of 2 · {2 * quote.credits} credits (holds {2 * quote.hold_credits})" in html
+
+
 # --- Generating ---------------------------------------------------------------------------------
 
 
