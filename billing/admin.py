@@ -9,7 +9,16 @@ from django.utils import timezone
 
 from billing.exceptions import BillingError
 from billing.models import (
-    CreditAccount, CreditPack, CreditPurchase, LedgerEntry, Plan, Refund, Reservation, SpendBudget, StripeEvent,
+    CreditAccount,
+    CreditPack,
+    CreditPurchase,
+    LedgerEntry,
+    Plan,
+    Refund,
+    Reservation,
+    SpendBudget,
+    StripeEvent,
+    UnbilledProviderCost,
 )
 from billing.reports import margin_report
 from billing.selectors import credit_accounts_out_of_balance
@@ -228,3 +237,19 @@ class SpendBudgetAdmin(ReadOnlyAdmin):
     list_display = ("account", "key", "cap_credits", "updated_at")
     search_fields = ("key", "account__user__username")
     list_select_related = ("account__user",)
+
+
+@admin.register(UnbilledProviderCost)
+class UnbilledProviderCostAdmin(admin.ModelAdmin):
+    """Vendor jobs paid for and charged to nobody; they count in the margin report. Read-only."""
+
+    list_display = ("created_at", "provider", "tier", "vendor_job_id", "usd_micros", "confirmed", "reference", "note")
+    list_filter = ("confirmed", "provider")
+    search_fields = ("reference", "vendor_job_id")
+    readonly_fields = [field.name for field in UnbilledProviderCost._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

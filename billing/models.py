@@ -251,3 +251,28 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class UnbilledProviderCost(models.Model):
+    """A vendor job we pay for but charge nobody for: a second job a vendor started because our
+    worker died after the vendor accepted a take and before we saved its job id.
+
+    `confirmed` once we know the job exists (its callback reached us); otherwise it is the cost we
+    must assume for a vendor that cannot be asked (no idempotency key, no way to list our jobs).
+    """
+
+    provider = models.CharField(max_length=120, help_text="The provider model's name")
+    tier = models.CharField(max_length=16)
+    reference = models.CharField(max_length=200, unique=True, help_text="The take and attempt that started the job")
+    vendor_job_id = models.CharField(max_length=200, blank=True)
+    usd_micros = models.PositiveBigIntegerField(help_text="What the vendor charges for the job")
+    confirmed = models.BooleanField(default=False)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} job {self.vendor_job_id or '(unknown id)'} for {self.reference}"

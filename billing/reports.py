@@ -5,7 +5,7 @@ Spend by provider and margins need to know which provider rendered a charged tak
 registry by label (read-only; billing never writes jobs' rows).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +15,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from billing.models import LedgerEntry, Reservation
+from billing.models import LedgerEntry, Reservation, UnbilledProviderCost
 
 USD_MICROS = Decimal(1_000_000)
 
@@ -68,6 +68,7 @@ class MarginRow:
     refunded_credits: int
     charged_usd: Decimal
     provider_cost_usd: Decimal
+    unbilled_jobs: int = 0  # vendor jobs paid for and charged to nobody (see UnbilledProviderCost)
 
     @property
     def margin_usd(self) -> Decimal:
@@ -80,7 +81,8 @@ class MarginRow:
 
 def margin_report(*, start: datetime, end: datetime) -> list[MarginRow]:
     """Charged (net of refunds, at the credit's money value) vs provider cost, per provider and tier,
-    for takes charged in [start, end). Refunded takes earn nothing but the provider was still paid."""
+    for takes charged in [start, end). Refunded takes earn nothing but the provider was still paid;
+    so were the vendor jobs nobody is charged for, which add cost with no revenue."""
     rows = (
         _charged_takes().filter(reservation__resolved_at__gte=start, reservation__resolved_at__lt=end)
         .values("provider_model__name", "tier")
@@ -90,11 +92,23 @@ def margin_report(*, start: datetime, end: datetime) -> list[MarginRow]:
         .order_by("provider_model__name", "tier")
     )
     value = settings.CREDIT_VALUE_USD_DECIMAL
-    report = []
+    report = {}
     for row in rows:
         net = row["charged"] - row["refunded"]
-        cost = Decimal(row["cost"]) / USD_MICROS
-        report.append(MarginRow(provider=row["provider_model__name"] or "Unknown", tier=row["tier"], takes=row["takes"],
-                                charged_credits=net, refunded_credits=row["refunded"], charged_usd=net * value,
-                                provider_cost_usd=cost))
-    return report
+        provider = row["provider_model__name"] or "Unknown"
+        report[provider, row["tier"]] = MarginRow(
+            provider=provider, tier=row["tier"], takes=row["takes"], charged_credits=net, refunded_credits=row["refunded"],
+            charged_usd=net * value, provider_cost_usd=Decimal(row["cost"]) / USD_MICROS,
+        )
+    for (provider, tier), (jobs, cost) in _unbilled_costs(start=start, end=end).items():
+        row = report.get((provider, tier)) or MarginRow(provider=provider, tier=tier, takes=0, charged_credits=0,
+                                                        refunded_credits=0, charged_usd=Decimal(0),
+                                                        provider_cost_usd=Decimal(0))
+        report[provider, tier] = replace(row, provider_cost_usd=row.provider_cost_usd + cost, unbilled_jobs=jobs)
+    return [report[key] for key in sorted(report)]
+
+
+def _unbilled_costs(*, start: datetime, end: datetime) -> dict[tuple[str, str], tuple[int, Decimal]]:
+    rows = (UnbilledProviderCost.objects.filter(created_at__gte=start, created_at__lt=end).values("provider", "tier")
+            .annotate(jobs=Count("pk"), cost=Coalesce(Sum("usd_micros"), 0)))
+    return {(row["provider"], row["tier"]): (row["jobs"], Decimal(row["cost"]) / USD_MICROS) for row in rows}

@@ -10,9 +10,13 @@ from django.utils import timezone
 
 from billing.events import credits_changed_publish_on_commit
 from billing.exceptions import (
-    BillingError, BudgetExceeded, ConcurrencyLimitReached, DailySpendCapReached, InsufficientCredits,
+    BillingError,
+    BudgetExceeded,
+    ConcurrencyLimitReached,
+    DailySpendCapReached,
+    InsufficientCredits,
 )
-from billing.models import CreditAccount, LedgerEntry, Plan, Refund, Reservation, SpendBudget
+from billing.models import CreditAccount, LedgerEntry, Plan, Refund, Reservation, SpendBudget, UnbilledProviderCost
 from billing.plans import plan_for_account
 from billing.selectors import reservations_spent
 
@@ -213,3 +217,17 @@ def credits_refund_broken_output(*, reservation_id: int, detail: str = "") -> Re
 def credits_refund_safety_blocked(*, reservation_id: int, detail: str = "") -> Refund | None:
     """Refund a take whose output a safety filter blocked: the creator never got it."""
     return credits_refund(reservation_id=reservation_id, reason=Refund.Reason.SAFETY_BLOCKED, note=detail)
+
+
+def provider_cost_unbilled_record(*, provider: str, tier: str, reference: str, usd_micros: int, vendor_job_id: str = "",
+                                  confirmed: bool, note: str = "") -> UnbilledProviderCost:
+    """Record (once per reference) a vendor job nobody is charged for; a later confirmation updates it."""
+    cost, created = UnbilledProviderCost.objects.get_or_create(
+        reference=reference,
+        defaults={"provider": provider, "tier": tier, "usd_micros": usd_micros, "vendor_job_id": vendor_job_id,
+                  "confirmed": confirmed, "note": note[:255]},
+    )
+    if not created and confirmed and not cost.confirmed:
+        UnbilledProviderCost.objects.filter(pk=cost.pk).update(confirmed=True, vendor_job_id=vendor_job_id, note=note[:255])
+        cost.refresh_from_db()
+    return cost

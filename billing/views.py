@@ -13,7 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.exceptions import PurchaseError, WebhookSignatureInvalid
 from billing.models import CreditPack, LedgerEntry
 from billing.purchases import (
-    checkout_start, purchase_for_user, purchase_sync_from_success_page, purchase_test_checkout, stripe_configured,
+    checkout_start,
+    purchase_for_user,
+    purchase_sync_from_success_page,
+    purchase_test_checkout,
+    stripe_configured,
     stripe_event_receive,
 )
 from billing.reports import credit_spend_by_day, credit_spend_by_provider

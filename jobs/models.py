@@ -219,6 +219,9 @@ class Attempt(models.Model):
     error_kind = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     polls = models.PositiveIntegerField(default=0)
+    sends = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the job was sent to the vendor; more than one without a job id saved may mean a second vendor job",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 # A replayed event id, or news about an attempt that is already settled or not this take's, is
 # refused (4xx) and changes nothing; a vendor that retries it learns nothing new either way.
-OUTCOME_STATUS = {"applied": 200, "duplicate": 409, "stale": 409, "unknown job": 404}
+# An orphan (a second job a resend started) is heard and recorded: 200, so the vendor stops retrying.
+OUTCOME_STATUS = {"applied": 200, "orphan": 200, "duplicate": 409, "stale": 409, "unknown job": 404}
 
 
 def _outcome_response(outcome: str) -> JsonResponse:

@@ -151,6 +151,8 @@ class VideoAdapter(ABC):
     family: str = ""
     supports_cancel: bool = False
     supports_callbacks: bool = False
+    # The same request sent twice (the same idempotency key) gives back the first job, not a second.
+    deduplicates_submissions: bool = False
 
     @abstractmethod
     def submit(self, request: GenerationRequest) -> JobStatus:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from jobs.models import Attempt, Take, WebhookDelivery
 from jobs.pipeline.enqueue import take_stage_enqueue_on_commit
+from jobs.pipeline.orphans import orphan_confirmed_record
 from jobs.pipeline.transitions import take_progress_report
 from jobs.states import Stage, TakeState
 from providers.base import JobState, WebhookEvent, WebhookRejected
@@ -89,6 +90,9 @@ def _callback_apply_to(take: Take, *, family: str, event: WebhookEvent, attempt_
     except IntegrityError:
         return "duplicate"
     attempt = _attempt_for(take, event.job_id, attempt_number)
+    if attempt is not None and not _is_job_of(attempt, event.job_id):
+        orphan_confirmed_record(take, attempt, event.job_id)  # a second job from a resend: we pay, nobody asked
+        return "orphan"
     if attempt is None or attempt.state not in (Attempt.State.SUBMITTING, Attempt.State.RUNNING):
         return "stale"  # about an earlier attempt, or one already settled
     status = event.status
@@ -107,8 +111,13 @@ def _attempt_for(take: Take, job_id: str, attempt_number: int | None) -> Attempt
     known = take.attempts.filter(Q(provider_job_id=job_id) | Q(provider_job_id__endswith=f"/{job_id}")).first()
     if known or attempt_number is None:
         return known
-    unsaved = take.attempts.filter(number=attempt_number, provider_job_id="").first()
-    if unsaved is not None:  # the vendor answered before our submit saved its id: adopt the job now
-        Attempt.objects.filter(pk=unsaved.pk, provider_job_id="").update(provider_job_id=job_id, state=Attempt.State.RUNNING)
-        unsaved.refresh_from_db()
-    return unsaved
+    named = take.attempts.filter(number=attempt_number).first()
+    if named is not None and not named.provider_job_id:
+        # The vendor answered before our submit saved its id (or the worker saving it died): adopt the job.
+        Attempt.objects.filter(pk=named.pk, provider_job_id="").update(provider_job_id=job_id, state=Attempt.State.RUNNING)
+        named.refresh_from_db()
+    return named
+
+
+def _is_job_of(attempt: Attempt, job_id: str) -> bool:
+    return attempt.provider_job_id == job_id or attempt.provider_job_id.endswith(f"/{job_id}")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
@@ -22,6 +23,7 @@ from jobs.models import Attempt, Take
 from jobs.pipeline.attempts import attempt_failed, poll_delay
 from jobs.pipeline.callbacks import callback_url_for
 from jobs.pipeline.leases import Lease, take_leased
+from jobs.pipeline.orphans import attempt_resend_may_orphan, orphan_confirmed_record, orphan_suspected_record
 from jobs.pipeline.routing import take_reroute
 from jobs.pipeline.settle import take_fail, take_stage_settled
 from jobs.pipeline.transitions import take_note, take_transition
@@ -58,13 +60,23 @@ def _submit(take: Take, lease: Lease) -> None:
     take = take_transition(take_id=take.pk, to_state=TakeState.SUBMITTING, detail=f"sending to {model.name}", lease=lease)
     attempt = _current_attempt(take)
     if not attempt.provider_job_id:
+        if attempt_resend_may_orphan(take, attempt):
+            orphan_suspected_record(take, attempt)
+        request = _generation_request(take, attempt)
+        # Counted before the call: if this worker dies before saving the answer, the next knows it was sent.
+        Attempt.objects.filter(pk=attempt.pk).update(sends=F("sends") + 1)
         try:
-            status = adapter_for(model.api_family).submit(_generation_request(take, attempt))
+            status = adapter_for(model.api_family).submit(request)
         except ProviderError as error:
             attempt_failed(take, attempt, error, lease=lease)
             return
-        Attempt.objects.filter(pk=attempt.pk).update(provider_job_id=status.job_id, state=Attempt.State.RUNNING)
-        attempt.provider_job_id = status.job_id
+        saved = Attempt.objects.filter(pk=attempt.pk, provider_job_id="").update(provider_job_id=status.job_id,
+                                                                               state=Attempt.State.RUNNING)
+        if not saved:  # its callback adopted the first job meanwhile: this job is the second one
+            attempt.refresh_from_db()
+            orphan_confirmed_record(take, attempt, status.job_id)
+        else:
+            attempt.provider_job_id = status.job_id
     _generating(take, attempt, lease)
 
 

@@ -95,6 +95,7 @@ class KlingJWTAuth(httpx.Auth):
 
 
 class KlingAdapter(VideoAdapter):
+    deduplicates_submissions = True  # external_task_id: a repeat returns the first task
     family = "kling"
     supports_cancel = False
     supports_callbacks = True

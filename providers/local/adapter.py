@@ -23,6 +23,7 @@ from providers.local import renders
 
 
 class LocalRenderAdapter(VideoAdapter):
+    deduplicates_submissions = True  # job ids come from the attempt's key
     supports_cancel = True
     supports_callbacks = True
 

@@ -136,10 +136,29 @@ def test_a_stale_timestamp_is_refused(client, submitted_take, fal):
     assert post(client, submitted_take, body, old).status_code == 400
 
 
-def test_a_callback_about_another_job_is_recorded_but_changes_nothing(client, submitted_take, fal, django_capture_on_commit_callbacks):
-    body = json.dumps({"request_id": "someone-elses-job", "gateway_request_id": "g", "status": "OK", "payload": {"video": {"url": f"{fal.url}/_emulator/files/x.mp4", "content_type": "video/mp4"}}}).encode()
-    headers = fal.signed_headers(body, "someone-elses-job")
+def test_a_callback_about_a_settled_attempt_is_recorded_but_changes_nothing(client, submitted_take, fal, django_capture_on_commit_callbacks):
+    body, headers = signed_callback(fal, submitted_take)
+    submitted_take.attempts.update(state="failed")  # the take moved on from this attempt (a retry, a re-route)
     with django_capture_on_commit_callbacks() as callbacks:
         response = post(client, submitted_take, body, headers)
     assert response.status_code == 409 and response.json() == {"status": "stale"}
     assert callbacks == []
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_callback_from_a_second_job_a_resend_started_is_recorded_as_unbilled_and_cancelled(
+    client, submitted_take, fal, django_capture_on_commit_callbacks,
+):
+    """The first try's job calls back after a resend saved another job for the same attempt."""
+    from billing.models import UnbilledProviderCost
+
+    body, headers = signed_callback(fal, submitted_take)
+    attempt = submitted_take.attempts.get()
+    Attempt.objects.filter(pk=attempt.pk).update(provider_job_id=f"{attempt.provider_job_id}-the-resend")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, submitted_take, body, headers)
+    assert response.status_code == 200 and response.json() == {"status": "orphan"}
+    orphan = UnbilledProviderCost.objects.get()
+    assert orphan.confirmed and attempt.provider_job_id.endswith(orphan.vendor_job_id)
+    assert orphan.usd_micros == submitted_take.provider_cost_usd_micros
+    assert [r for r in fal.requests_seen if r.method == "PUT" and r.path.endswith("/cancel")]  # the vendor was told

@@ -31,7 +31,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from billing.models import CreditAccount, Reservation
+from billing.models import CreditAccount, Reservation, UnbilledProviderCost
+from billing.reports import margin_report
 from billing.selectors import credit_accounts_out_of_balance
 from jobs.models import Attempt, Take
 from jobs.pipeline.recover import takes_reap_stalled, takes_recover
@@ -338,6 +339,27 @@ def test_a_worker_killed_before_it_heard_the_vendor_accept_gets_the_same_job_bac
     (job,) = kling.jobs.values()
     assert take.provider_job_id == job.id and len(submissions(kling)) == 2
     assert_settled_once(take.pk, charged=True)
+
+
+@pytest.mark.stack
+def test_a_vendor_without_an_idempotency_key_renders_twice_and_the_second_job_is_recorded_as_unbilled_cost(
+    runway, killed_at, workers, creator, shot,
+):
+    """Runway keeps no idempotency key, lists no jobs and calls back nobody: a worker killed after
+    Runway accepted the take, before its job id was saved, leaves a job we cannot find. Sending the
+    take again starts a second one; the first is recorded as provider cost charged to nobody."""
+    take = killed_at(runway, "submit", user=creator, shot=shot, answered=True)
+    assert len(runway.jobs) == 1 and not Take.objects.get(pk=take.pk).provider_job_id
+    workers.start()
+    assert recovered(take.pk)["restarted"] == 1
+    take = wait_until_finished(take.pk)
+    assert len(runway.jobs) == len(submissions(runway)) == 2
+    assert_settled_once(take.pk, charged=True)  # the creator pays once
+    orphan = UnbilledProviderCost.objects.get()
+    assert (orphan.provider, orphan.usd_micros, orphan.confirmed) == (take.provider_model.name, take.provider_cost_usd_micros, False)
+    (row,) = margin_report(start=timezone.now() - timedelta(hours=1), end=timezone.now() + timedelta(hours=1))
+    assert row.unbilled_jobs == 1 and row.provider_cost_usd * 1_000_000 == 2 * take.provider_cost_usd_micros
+    assert "a job from the first try may run unbilled" in " ".join(take.events.values_list("detail", flat=True))
 
 
 @pytest.mark.stack
