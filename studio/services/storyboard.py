@@ -158,13 +158,14 @@ def storyboard_draft_request(
 @transaction.atomic
 def _drafts_request(*, user, quote: StoryboardDraftQuote, keys: dict[int, str]) -> StoryboardDraftBatch:
     """One transaction, so a refusal part-way rolls back every reservation before it. From the first
-    reservation on it holds the account's row lock while the remaining shots are quoted again: reads
-    of the database and of provider health in Redis, no vendor calls. Takes are enqueued and
+    reservation on it holds the account's row lock, so each shot's take uses the quote made before
+    the transaction began (no storage or Redis reads under the lock). Takes are enqueued and
     announced only after commit (take_request's on_commit)."""
     takes, skipped = [], list(quote.skipped)
     for line in quote.priced:
         try:
-            takes.append(shot_take_request(user=user, shot=line.shot, idempotency_key=keys[line.shot.pk], fresh=True))
+            takes.append(shot_take_request(user=user, shot=line.shot, idempotency_key=keys[line.shot.pk], fresh=True,
+                                           quote=line.quote))
         except IdempotencyKeyInProgress:
             raise
         except TakeError as error:  # routing changed since the quote; nothing was written for this shot

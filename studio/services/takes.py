@@ -38,9 +38,11 @@ def _shot_request_args(shot: Shot) -> dict:
 
 def shot_take_request(
     *, user, shot: Shot, idempotency_key: str | None = None, tier: str = Take.Tier.DRAFT, fresh: bool = False,
+    quote: TakeQuote | None = None,
 ) -> Take:
+    """A take of the shot; `quote` (made from the same shot beforehand) spares pricing it again."""
     return take_request(owner_id=user.pk, spec=shot_spec(shot=shot), tier=tier, idempotency_key=idempotency_key,
-                        fresh=fresh, **_shot_request_args(shot))
+                        fresh=fresh, quote=quote, **_shot_request_args(shot))
 
 
 def shot_takes_request_best_of(

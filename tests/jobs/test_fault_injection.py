@@ -41,6 +41,7 @@ from jobs.tasks import take_submit_task, takes_recover_task
 from providers import health
 from providers.emulators.sandbox import emulator_create
 from providers.emulators.server import Emulator, Request, Response
+from providers.local import renders
 from providers.models import ProviderModel
 from studio.config.celery import app, ping
 from studio.services.takes import shot_take_request
@@ -400,6 +401,38 @@ def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_lease_laps
     wait_until_broker_idle()
     assert len(runway.jobs) == len(submissions(runway)) == 1
     assert_settled_once(take.pk, charged=True)
+
+
+@pytest.mark.stack
+def test_a_worker_killed_mid_render_has_its_local_take_rendered_again(catalog, workers, creator, project):
+    """Our own renderer is a provider like the others: a render whose worker died is noticed by the
+    next poll (its heartbeat stopped) and queued again; the take finishes, charged once."""
+    shot = shot_for(project, duration_seconds=8)  # a render of a few seconds, long enough to be caught in
+    first = workers.start()
+    take = shot_take_request(user=creator, shot=shot)
+    job_id = wait_for_local_render(take.pk, state="running")
+    first.send_signal(SIGSTOP)  # frozen mid-render, then killed: its heartbeat and lease stop
+    kill(first)
+    assert renders._state_read(job_id)["state"] == "running"
+    # The clock brought forward past the render's lease: its heartbeat is old, its lock has expired.
+    renders._state_write(job_id, heartbeat=time.time() - 60)
+    health.health_redis().delete(f"{renders._state_key(job_id)}:renderer")
+    workers.start()
+    assert recovered(take.pk)["resent"] == 1  # the poll the dead worker held is sent again…
+    take = wait_until_finished(take.pk)  # …finds the renderer gone, and queues the render again
+    assert take.state == "ready", take.failure_reason
+    assert renders._state_read(job_id)["restarts"] == "1"
+    assert_settled_once(take.pk, charged=True)
+
+
+def wait_for_local_render(take_id: int, *, state: str) -> str:
+    """The job id of the take's local render, once the render service reports it in `state`."""
+    def job_id() -> str:
+        return Attempt.objects.filter(take_id=take_id).exclude(provider_job_id="").values_list("provider_job_id", flat=True).first() or ""
+
+    wait_until(lambda: job_id() and renders._state_read(job_id()).get("state") == state,
+               what=f"the local render {state}", timeout=60, interval=0.02)
+    return job_id()
 
 
 @pytest.mark.django_db(transaction=True)
