@@ -53,6 +53,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from bench.faults import fault_benchmark, faults_print  # noqa: E402
 from bench.figures import p50_p99, percentile  # noqa: E402
 from bench.fixtures import creators_with_shots, session_cookie  # noqa: E402
 from bench.pipeline_throughput import pipeline_throughput, throughput_print  # noqa: E402
@@ -224,8 +225,13 @@ def push_section(arguments: argparse.Namespace) -> None:
     push_print(figures, **sizes)
 
 
+def faults_section(arguments: argparse.Namespace) -> None:
+    faults_print(fault_benchmark(BENCH_DIR))
+
+
 SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
-            "requests": requests_section, "throughput": throughput_section, "push": push_section}
+            "requests": requests_section, "throughput": throughput_section, "push": push_section,
+            "faults": faults_section}
 
 
 # The load sections' sizes: flag, its environment variable, default, what it sets.

@@ -137,7 +137,7 @@ LOCAL_RENDER_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "render"
 # dies frees its takes this soon (jobs/pipeline/leases.py).
 TAKE_LEASE_SECONDS = env_int("TAKE_LEASE_SECONDS", 15)
 # How long a stage's task may take to start before recovery sends it again.
-TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 20)
+TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 10)
 # How often beat runs recovery (jobs/pipeline/recover.py), in seconds.
 TAKE_RECOVERY_INTERVAL_SECONDS = env_int("TAKE_RECOVERY_INTERVAL_SECONDS", 5)
 # The renderer of live take cards: jobs publishes, the studio renders (jobs/events.py).
