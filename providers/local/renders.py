@@ -135,6 +135,14 @@ def _renderer_died(job_id: str, *, restarts: int) -> JobStatus:
     return _status_from(job_id, _state_read(job_id))
 
 
+def render_seconds(job_id: str) -> tuple[float, float] | None:
+    """(wall, CPU) seconds the last render of the job took, once it ended."""
+    state = _state_read(job_id)
+    if "render_wall" not in state:
+        return None
+    return float(state["render_wall"]), float(state["render_cpu"])
+
+
 def render_cancel(job_id: str) -> bool:
     state = _state_read(job_id)
     if not state or state["state"] in JobState.TERMINAL:
@@ -187,8 +195,11 @@ def render_run(*, job_id: str) -> None:
             return
         stored = _stored_request(job_id)
         _state_write(job_id, state=JobState.RUNNING, heartbeat=time.time())
+        started_wall, started_cpu = time.time(), time.thread_time()
         with _heartbeat(job_id, lock):
             _render_and_store(job_id, stored)
+        _state_write(job_id, render_wall=round(time.time() - started_wall, 4),
+                     render_cpu=round(time.thread_time() - started_cpu, 4))
     finally:
         try:
             lock.release()

@@ -108,7 +108,7 @@ def test_quote_names_the_provider_the_price_and_why(api, catalog, shot):
     quote = shot_take_quote(shot=shot)
     assert response.json() == {
         "provider": {"slug": quote.provider_model.slug, "name": quote.provider_model.name},
-        "credits": quote.credits, "why": quote.plan.first.reason, "cached_take_id": None,
+        "credits": quote.credits, "hold_credits": quote.hold_credits, "why": quote.plan.first.reason, "cached_take_id": None,
     }
     assert quote.credits > 0 and quote.plan.first.reason
 
