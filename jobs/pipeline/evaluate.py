@@ -46,7 +46,8 @@ def _regeneration_finish(take_id: int) -> None:
 def _evaluate_stored(take: Take, lease: Lease) -> None:
     """Evaluate the video as stored (MEDIA_ROOT or S3), copied into a scratch folder first."""
     with tempfile.TemporaryDirectory(prefix=f"take-{take.pk}-evaluation-") as workdir:
-        video = storage_copy(take.video.name, Path(workdir) / Path(take.video.name).name)
+        with media_work_timed(take.pk, "fetch for evaluation"):
+            video = storage_copy(take.video.name, Path(workdir) / Path(take.video.name).name)
         if take.provider_model.api_family == "local_animatic":
             expected = animatic_frame_size(take.aspect_ratio)
         else:  # other models pick their own resolution: only the shape must match the request

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from jobs.models import Take
 from jobs.pipeline.enqueue import take_stage_enqueue_on_commit
+from jobs.pipeline.timing import media_work_save
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def take_leased(take_id: int, *, states: Iterable[str]) -> Iterator[Lease | None
     finally:
         if renewer:
             renewer.stop()
+        media_work_save(take_id)
         lease_release(lease)
 
 

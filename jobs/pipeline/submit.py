@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.compiler import ProviderDialect, ShotSpec, prompt_compile_for
+from jobs.compiler import COMPILER_VERSION, ProviderDialect, ShotSpec, prompt_compile_for
 from jobs.media import picture_fitted_to, picture_has_aspect
 from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Take
@@ -49,35 +49,48 @@ def take_submit(*, take_id: int) -> None:
 
 def _take_submit(take_id: int, lease: Lease) -> None:
     take = Take.objects.select_related("provider_model").get(pk=take_id)
-    if take.state == TakeState.QUEUED:
-        take = take_transition(take_id=take.pk, to_state=TakeState.ROUTING, detail=_chosen_reason(take), lease=lease)
-    if not _waits_for_provider(take, lease):
-        _submit(take, lease)
-
-
-def _submit(take: Take, lease: Lease) -> None:
+    attempt = _submission_ready(take, lease)
+    if attempt is None:
+        return  # waiting for the provider, moved to another one, or failed
     model = take.provider_model
-    take = take_transition(take_id=take.pk, to_state=TakeState.SUBMITTING, detail=f"sending to {model.name}", lease=lease)
-    attempt = _current_attempt(take)
     if not attempt.provider_job_id:
-        if attempt_resend_may_orphan(take, attempt):
-            orphan_suspected_record(take, attempt)
-        request = _generation_request(take, attempt)
-        # Counted before the call: if this worker dies before saving the answer, the next knows it was sent.
-        Attempt.objects.filter(pk=attempt.pk).update(sends=F("sends") + 1)
+        request = _generation_request(take, attempt)  # reads reference images from storage: outside any transaction
         try:
             status = adapter_for(model.api_family).submit(request)
         except ProviderError as error:
             attempt_failed(take, attempt, error, lease=lease)
             return
-        saved = Attempt.objects.filter(pk=attempt.pk, provider_job_id="").update(provider_job_id=status.job_id,
-                                                                               state=Attempt.State.RUNNING)
-        if not saved:  # its callback adopted the first job meanwhile: this job is the second one
-            attempt.refresh_from_db()
-            orphan_confirmed_record(take, attempt, status.job_id)
-        else:
-            attempt.provider_job_id = status.job_id
+        attempt = _job_saved(take, attempt, status.job_id, compiled=request.prompt)
     _generating(take, attempt, lease)
+
+
+@transaction.atomic
+def _submission_ready(take: Take, lease: Lease) -> Attempt | None:
+    """Through routing to submitting, in one transaction: the attempt to send, its send counted
+    before the vendor is called (a worker that dies mid-call leaves that known). None: not now."""
+    if take.state == TakeState.QUEUED:
+        take = take_transition(take_id=take.pk, to_state=TakeState.ROUTING, detail=_chosen_reason(take), lease=lease)
+    if _waits_for_provider(take, lease):
+        return None
+    take = take_transition(take_id=take.pk, to_state=TakeState.SUBMITTING, detail=f"sending to {take.provider_model.name}",
+                           lease=lease)
+    attempt = _current_attempt(take)
+    if not attempt.provider_job_id:
+        if attempt_resend_may_orphan(take, attempt):
+            orphan_suspected_record(take, attempt)
+        Attempt.objects.filter(pk=attempt.pk).update(sends=F("sends") + 1)
+    return attempt
+
+
+@transaction.atomic
+def _job_saved(take: Take, attempt: Attempt, job_id: str, *, compiled: str) -> Attempt:
+    # The take records exactly what this provider was sent (its dialect, e.g. negatives folded in).
+    Take.objects.filter(pk=take.pk).update(compiled_prompt=compiled, compiler_version=COMPILER_VERSION)
+    saved = Attempt.objects.filter(pk=attempt.pk, provider_job_id="").update(provider_job_id=job_id, state=Attempt.State.RUNNING)
+    attempt.refresh_from_db()
+    if not saved:  # its callback adopted the first job meanwhile: this job is the second one
+        orphan_confirmed_record(take, attempt, job_id)
+    return attempt
 
 
 @transaction.atomic
@@ -137,8 +150,6 @@ def _generation_request(take: Take, attempt: Attempt) -> GenerationRequest:
     model = take.provider_model
     spec = ShotSpec.from_request(take.request)
     compiled = prompt_compile_for(spec, _dialect(model))
-    # The take records exactly what this provider was sent (its dialect, e.g. negatives folded in).
-    Take.objects.filter(pk=take.pk).update(compiled_prompt=compiled.prompt, compiler_version=compiled.version)
     adapter = adapter_for(model.api_family)
     callback = callback_url_for(family=model.api_family, take=take, attempt=attempt.number) if adapter.supports_callbacks else None
     as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url

@@ -1,28 +1,40 @@
 """Media work per stage (render, download, store, evaluate, previews), in wall and CPU seconds.
 
 Kept on the take (`stage_seconds`) so the admin and the benchmark can tell the pipeline's own
-overhead from the work on the video itself.
+overhead from the work on the video itself. Timings are gathered in memory while a stage works and
+written once, when the stage gives its lease back (leases.lease_release): a write per timing would
+itself be overhead.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import transaction
-
 from jobs.models import Take
+
+_gathered = threading.local()
+
+
+def _pending() -> dict[int, dict[str, dict[str, float]]]:
+    if not hasattr(_gathered, "by_take"):
+        _gathered.by_take = {}
+    return _gathered.by_take
 
 
 @contextmanager
 def media_work_timed(take_id: int, stage: str) -> Iterator[None]:
     started_wall, started_cpu = time.perf_counter(), time.thread_time()
     yield
-    stage_seconds_record(take_id=take_id, stage=stage, wall=time.perf_counter() - started_wall,
-                         cpu=time.thread_time() - started_cpu)
+    _pending().setdefault(take_id, {})[stage] = {"wall": round(time.perf_counter() - started_wall, 4),
+                                                  "cpu": round(time.thread_time() - started_cpu, 4)}
 
 
-@transaction.atomic
-def stage_seconds_record(*, take_id: int, stage: str, wall: float, cpu: float) -> None:
-    take = Take.objects.select_for_update().only("stage_seconds").get(pk=take_id)
-    take.stage_seconds = {**take.stage_seconds, stage: {"wall": round(wall, 4), "cpu": round(cpu, 4)}}
-    Take.objects.filter(pk=take_id).update(stage_seconds=take.stage_seconds)
+def media_work_save(take_id: int) -> None:
+    """Write the timings this thread gathered for the take (only its stage's worker writes them)."""
+    gathered = _pending().pop(take_id, None)
+    if not gathered:
+        return
+    current = Take.objects.filter(pk=take_id).values_list("stage_seconds", flat=True).first()
+    if current is not None:
+        Take.objects.filter(pk=take_id).update(stage_seconds={**current, **gathered})

@@ -12,6 +12,7 @@ of rendering twice.
 """
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -305,9 +306,15 @@ def _callback(job_id: str) -> None:
     if not stored.callback_url or state.get("state") not in JobState.TERMINAL:
         return
     try:
-        httpx.post(stored.callback_url, json={"job_id": job_id, "state": state["state"]}, timeout=CALLBACK_TIMEOUT_SECONDS)
+        _callback_client().post(stored.callback_url, json={"job_id": job_id, "state": state["state"]})
     except httpx.HTTPError as error:
         logger.info("render %s: callback not heard (%s); the poll will find it", job_id, error)
+
+
+@functools.lru_cache(maxsize=1)
+def _callback_client() -> httpx.Client:
+    """One client per render worker process: its connection to our web server is kept alive."""
+    return httpx.Client(timeout=CALLBACK_TIMEOUT_SECONDS)
 
 
 # --------------------------------------------------------------------------- storage and Redis

@@ -87,8 +87,11 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'shotcraft.sqlite3'}"
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A generous timeout: the worker and the web process write to the same file.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # A generous timeout: the worker and the web process write to the same file. Write-ahead logging
+    # lets readers read while one process writes, and commits without a sync each (safe on a crash
+    # of the app; the last commits may be lost only if the machine itself loses power).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                                       "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
 # PostgreSQL connections come from a pool of at most DATABASE_POOL_MAX_SIZE per process, taken
 # for a request or task and given back after it. (Under daphne every concurrent request runs in a
 # thread of its own: persistent per-thread connections left one process holding dozens, and the
