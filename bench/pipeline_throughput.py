@@ -67,6 +67,12 @@ class ThroughputFigures:
     captured: int
     unsettled: Counter  # state or failure reason → takes that did not end ready
     noops_per_second: float
+    media_cpu_per_take: float  # CPU seconds of our own work on each take's video (download … evaluate)
+
+    @property
+    def ceiling(self) -> float:
+        """Takes per second the media work alone allows on this machine's cores."""
+        return (os.cpu_count() or 1) / self.media_cpu_per_take if self.media_cpu_per_take else 0.0
 
 
 def pipeline_throughput(bench_dir: Path, *, in_flight: int, seconds: float, noops: int, workers: int) -> ThroughputFigures:
@@ -213,14 +219,21 @@ def throughput_figures(flight: TakeFlight, *, window: tuple[datetime, datetime],
         captured=takes.filter(state=TakeState.READY, reservation__state=Reservation.State.CAPTURED,
                               reservation__captured_amount=F("price_credits")).count(),
         unsettled=Counter(row["failure_reason"] or row["state"] for row in rows if row["state"] != TakeState.READY),
-        noops_per_second=noops_per_second,
+        noops_per_second=noops_per_second, media_cpu_per_take=media_cpu_per_take([row["pk"] for row in in_window]),
     )
+
+
+def media_cpu_per_take(take_ids: list[int]) -> float:
+    """The median CPU seconds our stages spent on each take's video (Take.stage_seconds)."""
+    spent = [sum(stage["cpu"] for stage in seconds.values())
+             for seconds in Take.objects.filter(pk__in=take_ids).values_list("stage_seconds", flat=True) if seconds]
+    return percentile(spent, 50) if spent else 0.0
 
 
 def stage_durations(take_ids: list[int]) -> dict[str, list[float]]:
     """Seconds each take spent in each stage, from its history (first arrival in each state)."""
     reached: dict[int, dict[str, datetime]] = {}
-    events = TakeEvent.objects.filter(generation_id__in=take_ids).order_by("pk")
+    events = TakeEvent.objects.filter(take_id__in=take_ids).order_by("pk")
     for take_id, state, at in events.values_list("take_id", "to_state", "created_at"):
         reached.setdefault(take_id, {}).setdefault(state, at)
     return {label: [(stamps[to] - stamps[since]).total_seconds() for stamps in reached.values()]
@@ -237,6 +250,10 @@ def throughput_print(figures: ThroughputFigures, *, in_flight: int, seconds: flo
         return
     print(f"  takes             {figures.takes_per_second:8.2f} takes/s   ({len(figures.latencies)} ready in "
           f"{figures.window_seconds:.1f} s with {in_flight} in flight)")
+    share = figures.takes_per_second / figures.ceiling if figures.ceiling else 0.0
+    print(f"  media ceiling     {figures.ceiling:8.2f} takes/s   ({os.cpu_count()} cores / {figures.media_cpu_per_take:.2f} "
+          f"CPU s of media work a take: download, previews, store, evaluate)")
+    print(f"  share of ceiling  {share:8.0%}   goal ≥ 80%   {'ok' if share >= 0.8 else 'MISSED'}")
     print(f"  take, end to end  {p50_p99(figures.latencies)}   (request → ready, credits captured; the takes above)")
     print(f"  take, one alone   p50 {ms(percentile(figures.alone, 50))}   ({len(figures.alone)} warm-up takes, one at a time)")
     print("  stages, p50       " + "   ".join(f"{label} {percentile(values, 50):.1f} s" for label, values in figures.stages.items()))

@@ -284,7 +284,7 @@ SIZES = (
     ("--flight-seconds", "BENCH_FLIGHT_SECONDS", 45.0, "throughput: how long the takes are kept in flight"),
     ("--in-flight", "BENCH_IN_FLIGHT", 200, "throughput: takes running at once"),
     ("--noop-tasks", "BENCH_NOOP_TASKS", 1000, "throughput: no-op tasks sent at once for the Celery baseline"),
-    ("--workers", "BENCH_WORKERS", 1, "throughput: worker processes of 2 threads each"),
+    ("--workers", "BENCH_WORKERS", os.cpu_count() or 1, "throughput: worker processes of 2 threads each (one per core)"),
     ("--sockets", "BENCH_SOCKETS", 500, "push: websockets held open"),
     ("--sockets-per-project", "BENCH_SOCKETS_PER_PROJECT", 10, "push: sockets watching each project"),
     ("--push-events", "BENCH_PUSH_EVENTS", 100, "push: state changes timed, and as many raw group_sends"),

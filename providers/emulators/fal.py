@@ -14,18 +14,14 @@ Retry-After; the status of a failed request carries `error`/`error_type` unless
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from providers.base import RenderRequest
 from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
-from providers.local.animatic import render_animatic
 
 APP = r"(?P<app>(?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)"
 REQUEST = "/" + APP + r"/requests/(?P<request_id>[\w-]+)"
@@ -84,22 +80,7 @@ class FalEmulator(Emulator):
         super().__init__(**kwargs)
         self.user_id = "emulated-fal-user"
         self.errors_in_status = True
-        self._render_lock = threading.Lock()
         self.rotate_key()
-
-    def output_path(self, job: EmulatedJob) -> Path:
-        """Like the base class, but rendering holds only a render lock, not the lock every request takes."""
-        key = (job.duration_seconds, job.aspect_ratio)
-        if key in self._outputs:  # rendered already: no need to wait behind another job's render
-            return self._outputs[key]
-        with self._render_lock:
-            if key not in self._outputs:
-                request = RenderRequest(prompt=job.prompt, negative_prompt="", duration_seconds=job.duration_seconds,
-                                        aspect_ratio=job.aspect_ratio, camera="dolly_in", seed=7,
-                                        title=f"{self.family} sandbox")
-                folder = self._output_dir / f"{key[0]}-{key[1].replace(':', 'x')}"
-                self._outputs[key] = render_animatic(request, output_dir=folder).video_path
-            return self._outputs[key]
 
     # -- signing --------------------------------------------------------------------------
     def rotate_key(self) -> None:

@@ -19,7 +19,6 @@ import time
 import uuid
 
 import jwt
-
 from PIL import Image
 
 from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route

@@ -11,6 +11,7 @@ Faults come two ways:
   job fail when it finishes; "[sandbox:<fault>]" for a submit-time fault makes submission fail.
 """
 
+import atexit
 import json
 import logging
 import re
@@ -113,9 +114,6 @@ class Emulator:
         self.requests_seen: list[Request] = []
         self.callbacks_sent: list[dict] = []
         self._lock = threading.Lock()
-        self._render_lock = threading.Lock()  # rendering takes seconds: never under the request lock
-        self._outputs: dict[tuple[int, str], Path] = {}
-        self._output_dir = Path(mkdtemp(prefix=f"emulator-{self.family}-"))
         self._server = QuietServer((host, port), self._handler_class())
         self._stopping = threading.Event()
 
@@ -134,7 +132,6 @@ class Emulator:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        shutil.rmtree(self._output_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -197,16 +194,9 @@ class Emulator:
         return "running", min(99, int((share - 0.2) / 0.8 * 100))
 
     def output_path(self, job: EmulatedJob) -> Path:
-        """A real MP4 for the job (cached per duration and aspect ratio: rendering costs seconds)."""
-        key = (job.duration_seconds, job.aspect_ratio)
-        with self._render_lock:
-            if key not in self._outputs:
-                request = RenderRequest(prompt=job.prompt, negative_prompt="", duration_seconds=job.duration_seconds,
-                                        aspect_ratio=job.aspect_ratio, camera="dolly_in", seed=7,
-                                        title=f"{self.family} sandbox")
-                rendered = render_animatic(request, output_dir=self._output_dir / f"{key[0]}-{key[1].replace(':', 'x')}")
-                self._outputs[key] = rendered.video_path
-            return self._outputs[key]
+        """A real MP4 for the job. Every job of a family and shape gets the same clip, rendered once
+        per process and kept while it runs (rendering costs seconds; emulators come and go)."""
+        return rendered_output(self.family, job.duration_seconds, job.aspect_ratio)
 
     def output_prerender(self, job: EmulatedJob) -> None:
         """Start rendering the job's video in the background, so its download is quick, as a vendor's is."""
@@ -319,3 +309,26 @@ class Emulator:
                 logger.debug("%s emulator: " + format, emulator.family, *args)
 
         return Handler
+
+
+_rendered: dict[tuple[str, int, str], Path] = {}
+_rendered_lock = threading.Lock()
+_rendered_dir: Path | None = None
+
+
+def rendered_output(family: str, duration_seconds: int, aspect_ratio: str) -> Path:
+    """The family's sandbox clip of this length and shape, rendered by the animatic once per process."""
+    global _rendered_dir
+    key = (family, duration_seconds, aspect_ratio)
+    if key in _rendered:
+        return _rendered[key]
+    with _rendered_lock:
+        if key not in _rendered:
+            if _rendered_dir is None:
+                _rendered_dir = Path(mkdtemp(prefix="emulator-outputs-"))
+                atexit.register(shutil.rmtree, _rendered_dir, ignore_errors=True)
+            request = RenderRequest(prompt="", negative_prompt="", duration_seconds=duration_seconds,
+                                    aspect_ratio=aspect_ratio, camera="dolly_in", seed=7, title=f"{family} sandbox")
+            folder = _rendered_dir / f"{family}-{duration_seconds}-{aspect_ratio.replace(':', 'x')}"
+            _rendered[key] = render_animatic(request, output_dir=folder).video_path
+        return _rendered[key]
