@@ -91,6 +91,24 @@ def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
     return decisions, quotes, len(candidates)
 
 
+def health_timings(rounds: int = 200) -> tuple[list[float], list[float], int]:
+    """Every catalog model's health read one model at a time (a Redis round trip or two each) and in one pipeline."""
+    from providers.health import provider_health, providers_health
+    from providers.models import ProviderModel
+
+    limits = dict(ProviderModel.objects.values_list("slug", "rate_limit_per_minute"))
+    per_model, batched = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for slug, per_minute in limits.items():
+            provider_health(slug, per_minute=per_minute)
+        per_model.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        providers_health(limits)
+        batched.append(time.perf_counter() - started)
+    return per_model, batched, len(limits)
+
+
 def celery_noop_round_trips(count: int) -> list[float]:
     ping.delay().get(timeout=30)  # warm up the connections
     timings = []
@@ -183,7 +201,11 @@ def router_section(arguments: argparse.Namespace) -> None:
     decisions, quotes, catalog_size = router_timings()
     print(f"Router over the full catalog ({catalog_size} provider models)")
     print(f"  decision (pure)   p50 {percentile(decisions, 50) * 1e6:8.1f} µs   p99 {percentile(decisions, 99) * 1e6:8.1f} µs")
-    print(f"  full quote        {p50_p99(quotes)}   (catalog query + Redis health)\n")
+    print(f"  full quote        {p50_p99(quotes)}   (catalog query + Redis health)")
+    per_model, batched, models = health_timings()
+    print(f"  health, per model {p50_p99(per_model)}   ({models} models, a round trip or two each)")
+    print(f"  health, batched   {p50_p99(batched)}   (one pipeline: what the quote uses;"
+          f" {statistics.median(per_model) / statistics.median(batched):.1f}x faster at p50)\n")
 
 
 def storyboard_section(arguments: argparse.Namespace) -> None:
