@@ -28,11 +28,13 @@ from bench.figures import p50_p99, percentile
 from bench.fixtures import BUSIEST_PLAN, TINY_CLIP, creators_with_shots, session_cookie, takes_abandon
 from billing.models import Plan
 from jobs.models import Take
-from jobs.services.transitions import HAPPY_PATH, take_transition
+from jobs.pipeline.transitions import take_transition
+from jobs.states import TakeState
 from studio.services.takes import shot_take_request
 from tests.stack import daphne_server
 
-STEPS = HAPPY_PATH[1:-1]  # routing … evaluating: each move publishes and leaves the take open
+# routing … evaluating, in TakeState's order (the happy path): each move publishes and leaves the take open
+STEPS = list(TakeState)[list(TakeState).index(TakeState.ROUTING):list(TakeState).index(TakeState.READY)]
 CONNECTING_AT_ONCE = 50
 DELIVERY_TIMEOUT_SECONDS = 30
 
