@@ -1,9 +1,11 @@
 """Reads on behalf of a creator. Access helpers raise 404 for "missing" and "not yours" alike."""
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, FloatField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 
-from jobs.models import Take
+from jobs.models import Attempt, Take, TakeEvent
 from jobs.states import ACTIVE_STATES, TakeState
 from studio.models import CharacterReference, Project, Shot
 
@@ -74,12 +76,37 @@ def shots_without_a_draft(*, project: Project) -> QuerySet[Shot]:
     return storyboard_shots(project=project).filter(working_take_count=0, usable_take_count=0)
 
 
+def _score() -> Coalesce:
+    """jobs.models.take_score in SQL: the aggregate evaluation score, -1 without one."""
+    return Coalesce(Cast(KeyTextTransform("aggregate", "evaluation"), FloatField()), Value(-1.0))
+
+
+def _count(takes: QuerySet[Take]) -> Coalesce:
+    return Coalesce(Subquery(takes.order_by().values("batch").annotate(n=Count("pk")).values("n")[:1]), 0)
+
+
+def takes_for_cards(takes: QuerySet[Take]) -> QuerySet[Take]:
+    """Takes with what their cards show beyond their own row, in the same query: a content-policy
+    refusal, the pipeline's latest note, and a best-of take's rank and batch size (the Take
+    properties refused_by_policy, latest_note and best_of_standing read these annotations)."""
+    batch = Take.objects.filter(batch=OuterRef("batch"), owner_id=OuterRef("owner_id"))
+    ranked_above = batch.filter(state=TakeState.READY).annotate(score=_score()).filter(
+        Q(score__gt=OuterRef("own_score")) | Q(score=OuterRef("own_score"), pk__lt=OuterRef("pk")))
+    return takes.select_related("provider_model").annotate(
+        policy_refusal=Exists(Attempt.objects.filter(take=OuterRef("pk"), error_kind="ContentPolicyRejected")),
+        newest_note=Subquery(TakeEvent.objects.filter(take=OuterRef("pk")).order_by("-id").values("detail")[:1]),
+        own_score=_score(),
+        batch_rank=_count(ranked_above) + 1,
+        batch_size=_count(batch),
+    )
+
+
 def shot_takes(*, shot: Shot) -> QuerySet[Take]:
-    return shot.takes.select_related("provider_model").order_by("-created_at", "-id")
+    return takes_for_cards(shot.takes.all()).order_by("-created_at", "-id")
 
 
 def take_for_card(*, take_id: int) -> Take | None:
-    return Take.objects.select_related("provider_model", "shot").filter(pk=take_id).first()
+    return takes_for_cards(Take.objects.select_related("shot__project").filter(pk=take_id)).first()
 
 
 def project_characters(*, project: Project) -> QuerySet[CharacterReference]:
