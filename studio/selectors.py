@@ -1,6 +1,7 @@
 """Reads on behalf of a creator. Access helpers raise 404 for "missing" and "not yours" alike."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import Count, Exists, FloatField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
@@ -72,9 +73,21 @@ def storyboard_shots(*, project: Project) -> QuerySet[Shot]:
     return _with_take_counts(project.shots.all()).order_by("position", "id")
 
 
+def _fields(model, *related: str) -> list[str]:
+    return [field.name for field in model._meta.concrete_fields] + list(related)
+
+
+# The live card's queries (studio.live renders one per take change, on the publisher's thread) are
+# built once and read only what the cards show: building and compiling these annotated queries
+# costs more than the database spends on them.
+@lru_cache(maxsize=1)
+def _card_shots() -> QuerySet[Shot]:
+    return _with_take_counts(Shot.objects.all()).only(*_fields(Shot, "approved_take__id", "approved_take__thumbnail"))
+
+
 def storyboard_shot(*, shot_id: int) -> Shot | None:
     """One storyboard card's shot, annotated like storyboard_shots (for live updates)."""
-    return _with_take_counts(Shot.objects.filter(pk=shot_id)).first()
+    return _card_shots().filter(pk=shot_id).first()
 
 
 @dataclass(frozen=True)
@@ -168,8 +181,15 @@ def shot_takes(*, shot: Shot) -> QuerySet[Take]:
     return takes_for_cards(shot.takes.all()).order_by("-created_at", "-id")
 
 
+@lru_cache(maxsize=1)
+def _card_takes() -> QuerySet[Take]:
+    """Built once, like _card_shots."""
+    return takes_for_cards(Take.objects.select_related("shot__project")).only(
+        *_fields(Take, "provider_model__name", "shot__project_id", "shot__project__id"))
+
+
 def take_for_card(*, take_id: int) -> Take | None:
-    return takes_for_cards(Take.objects.select_related("shot__project").filter(pk=take_id)).first()
+    return _card_takes().filter(pk=take_id).first()
 
 
 def project_characters(*, project: Project) -> QuerySet[CharacterReference]:
