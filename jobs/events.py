@@ -17,6 +17,7 @@ import queue
 import threading
 from functools import partial
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -62,7 +63,10 @@ def take_changed_send(take_id: int, group: str, *, loop: asyncio.AbstractEventLo
         if loop is None:
             async_to_sync(layer.group_send)(audience_group, message)
         else:
-            loop.run_until_complete(layer.group_send(audience_group, message))
+            try:
+                loop.run_until_complete(layer.group_send(audience_group, message))
+            except redis.exceptions.ConnectionError:  # a connection Redis dropped (a restart): once more, afresh
+                loop.run_until_complete(layer.group_send(audience_group, message))
 
 
 class _Publisher(threading.Thread):
