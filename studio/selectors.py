@@ -85,6 +85,11 @@ def _card_shots() -> QuerySet[Shot]:
     return _with_take_counts(Shot.objects.all()).only(*_fields(Shot, "approved_take__id", "approved_take__thumbnail"))
 
 
+def storyboard_card_shots(*, project: Project, shot_ids) -> QuerySet[Shot]:
+    """These shots of the project, annotated like storyboard_shots, with what their cards show."""
+    return _card_shots().filter(project_id=project.pk, pk__in=shot_ids)
+
+
 def storyboard_shot(*, shot_id: int) -> Shot | None:
     """One storyboard card's shot, annotated like storyboard_shots (for live updates)."""
     return _card_shots().filter(pk=shot_id).first()

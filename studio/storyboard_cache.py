@@ -29,7 +29,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.safestring import SafeString, mark_safe
 
 from studio.models import Project
-from studio.selectors import StoryboardVersions, storyboard_shots
+from studio.selectors import StoryboardVersions, storyboard_card_shots
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def shot_cards(*, project: Project, versions: list[tuple]) -> list[SafeString]:
     missing = {version[0]: key for version, key in zip(versions, keys) if key not in cached}
     if missing:
         rendered = {key: render_to_string(SHOT_CARD, {"shot": shot})
-                    for shot in storyboard_shots(project=project).filter(pk__in=missing)
+                    for shot in storyboard_card_shots(project=project, shot_ids=missing)
                     for key in [missing[shot.pk]]}
         _cache_write(rendered)
         cached.update(rendered)
