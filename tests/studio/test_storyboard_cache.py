@@ -195,3 +195,25 @@ def test_the_storyboard_renders_without_a_cache(creator_client, shot, board, set
     response = view(creator_client, board)
 
     assert response.status_code == 200 and f'id="shot-{shot.pk}"' in response.content.decode()
+
+
+def test_the_versions_read_the_budget_as_billing_does(creator, project):
+    from billing.models import Refund
+    from billing.selectors import spend_budget_usage
+    from billing.services import credits_capture, credits_refund, credits_release, credits_reserve
+    from studio.selectors import storyboard_versions_for_user
+
+    project_budget_set(user=creator, project=project, cap_credits=900)
+    key = project.budget_key
+    held, released, captured, refunded = (credits_reserve(user_id=creator.pk, amount=amount, reference=f"budget-{amount}",
+                                                          budget_key=key) for amount in (10, 20, 40, 80))
+    credits_reserve(user_id=creator.pk, amount=160, reference="another project", budget_key="project:0")
+    credits_release(reservation_id=released.pk)
+    credits_capture(reservation_id=captured.pk, amount=30)
+    credits_capture(reservation_id=refunded.pk, amount=80)
+    credits_refund(reservation_id=refunded.pk, reason=Refund.Reason.GOODWILL)
+
+    budget = storyboard_versions_for_user(user=creator, project_id=project.pk).budget
+
+    assert budget == spend_budget_usage(user_id=creator.pk, key=key)
+    assert (budget.cap, budget.spent) == (900, 10 + 30)  # held, and captured; released and refunded count nothing
