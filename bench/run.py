@@ -53,7 +53,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from bench.figures import p50_p99, percentile  # noqa: E402
@@ -155,20 +155,30 @@ def wait_terminal(take_id: int, timeout: float = 120) -> Take:
     raise TimeoutError(f"take {take_id} not finished after {timeout} s")
 
 
-def storyboard_query_counts() -> dict[int, int]:
+def storyboard_query_counts() -> dict[int, dict[str, int]]:
+    """Queries of the storyboard page rendered in full (no cache), served from the cache, and answered 304."""
     counts = {}
     for shot_count in (5, 200):
         project = creators_with_shots(1, prefix=f"bench-board-{shot_count}", shots_each=shot_count)[0][0].project
         client = Client()
         client.force_login(project.owner)
         url = reverse("project-detail", args=[project.pk])
-        client.get(url)  # warm caches (sessions, content types)
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200, response.status_code
-        counts[shot_count] = len(queries)
+        client.get(url)  # warm caches (sessions, content types) and set the CSRF cookie
+        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}):
+            full = queries_of(client, url)
+        client.get(url)  # now cached
+        cached = queries_of(client, url)
+        etag = client.get(url)["ETag"]
+        counts[shot_count] = {"full": full, "cached": cached, "304": queries_of(client, url, HTTP_IF_NONE_MATCH=etag)}
     reset_queries()
     return counts
+
+
+def queries_of(client: Client, url: str, **headers) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, **headers)
+    assert response.status_code in (200, 304), response.status_code
+    return len(queries)
 
 
 @dataclass
@@ -290,9 +300,11 @@ def router_section(arguments: argparse.Namespace) -> None:
 
 def storyboard_section(arguments: argparse.Namespace) -> None:
     counts = storyboard_query_counts()
-    print("Storyboard page queries")
-    print(f"  5 shots: {counts[5]} queries   200 shots: {counts[200]} queries"
-          f"   ({'constant' if counts[5] == counts[200] else 'GROWS with shots'})\n")
+    print("Storyboard page queries (5 shots / 200 shots)")
+    for kind, meaning in (("full", "rendered in full, no cache"), ("cached", "page from the cache"), ("304", "answered 304")):
+        few, many = counts[5][kind], counts[200][kind]
+        print(f"  {meaning:27s} {few:3d} / {many:3d}   ({'constant' if few == many else 'GROWS with shots'})")
+    print()
 
 
 def overhead_section(arguments: argparse.Namespace) -> None:
