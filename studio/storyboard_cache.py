@@ -126,7 +126,7 @@ def _cache_read(keys: list[str]) -> dict[str, str]:
     try:
         return cache.get_many(keys) if keys else {}
     except redis.exceptions.RedisError as error:
-        logger.warning("storyboard cards not read from the cache: %s", error)
+        logger.warning("storyboard not read from the cache: %s", error)
         return {}
 
 
@@ -134,4 +134,4 @@ def _cache_write(cards: dict[str, str]) -> None:
     try:
         cache.set_many(cards, timeout=settings.STORYBOARD_CACHE_SECONDS)
     except redis.exceptions.RedisError as error:
-        logger.warning("storyboard cards not cached: %s", error)
+        logger.warning("storyboard not cached: %s", error)
