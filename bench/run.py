@@ -14,8 +14,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
+from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -51,16 +53,16 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from bench.faults import fault_benchmark, faults_print  # noqa: E402
 from bench.figures import p50_p99, percentile  # noqa: E402
-from bench.fixtures import creators_with_shots, session_cookie  # noqa: E402
+from bench.fixtures import creators_with_shots, session_cookie, storyboard_in_use  # noqa: E402
 from bench.pipeline_throughput import pipeline_throughput, throughput_print  # noqa: E402
 from bench.websocket_push import push_print, websocket_push  # noqa: E402
 from jobs.models import Take  # noqa: E402
+from jobs.pipeline.transitions import take_progress_report  # noqa: E402
 from providers.local.renders import render_seconds  # noqa: E402
 from studio.config.celery import ping  # noqa: E402
 from studio.services.takes import shot_take_request  # noqa: E402
@@ -70,6 +72,9 @@ TAKES = int(os.environ.get("BENCH_TAKES", "100"))
 NOOPS = int(os.environ.get("BENCH_NOOPS", "200"))
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 LOAD_CONCURRENCY = int(os.environ.get("BENCH_LOAD_CONCURRENCY", "4"))
+# A rendering take's progress arrives with its polls, at most once a second (jobs.pipeline.attempts.poll_delay).
+PROGRESS_EVERY_SECONDS = float(os.environ.get("BENCH_PROGRESS_EVERY_SECONDS", "1"))
+STORYBOARD_GOAL = 0.40  # issue #11: storyboard ÷ hello-world req/s on one daphne
 
 
 def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
@@ -93,6 +98,24 @@ def router_timings(rounds: int = 2000) -> tuple[list[float], list[float], int]:
         take_quote(spec=spec, tier="draft")
         quotes.append(time.perf_counter() - started)
     return decisions, quotes, len(candidates)
+
+
+def health_timings(rounds: int = 200) -> tuple[list[float], list[float], int]:
+    """Every catalog model's health read one model at a time (a Redis round trip or two each) and in one pipeline."""
+    from providers.health import provider_health, providers_health
+    from providers.models import ProviderModel
+
+    limits = dict(ProviderModel.objects.values_list("slug", "rate_limit_per_minute"))
+    per_model, batched = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for slug, per_minute in limits.items():
+            provider_health(slug, per_minute=per_minute)
+        per_model.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        providers_health(limits)
+        batched.append(time.perf_counter() - started)
+    return per_model, batched, len(limits)
 
 
 def celery_noop_round_trips(count: int) -> list[float]:
@@ -161,34 +184,69 @@ def wait_terminal(take_id: int, timeout: float = 120) -> Take:
     raise TimeoutError(f"take {take_id} not finished after {timeout} s")
 
 
-def storyboard_query_counts() -> dict[int, int]:
+def storyboard_query_counts() -> dict[int, dict[str, int]]:
+    """Queries of the storyboard page rendered in full (no cache), served from the cache, and answered 304."""
     counts = {}
     for shot_count in (5, 200):
         project = creators_with_shots(1, prefix=f"bench-board-{shot_count}", shots_each=shot_count)[0][0].project
         client = Client()
         client.force_login(project.owner)
         url = reverse("project-detail", args=[project.pk])
-        client.get(url)  # warm caches (sessions, content types)
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200, response.status_code
-        counts[shot_count] = len(queries)
+        client.get(url)  # warm caches (sessions, content types) and set the CSRF cookie
+        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}):
+            full = queries_of(client, url)
+        client.get(url)  # now cached
+        cached = queries_of(client, url)
+        etag = client.get(url)["ETag"]
+        counts[shot_count] = {"full": full, "cached": cached, "304": queries_of(client, url, HTTP_IF_NONE_MATCH=etag)}
     reset_queries()
     return counts
 
 
-def requests_per_second(base_url: str, path: str, cookie: str) -> float:
+def queries_of(client: Client, url: str, **headers) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, **headers)
+    assert response.status_code in (200, 304), response.status_code
+    return len(queries)
+
+
+@dataclass
+class Load:
+    """What a load run saw: requests answered, and how many of them were 304 Not Modified."""
+
+    seconds: float
+    answered: int = 0
+    not_modified: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.answered / self.seconds
+
+    @property
+    def not_modified_share(self) -> float:
+        return self.not_modified / self.answered if self.answered else 0.0
+
+
+def requests_per_second(base_url: str, path: str, cookie: str, *, revalidate: bool = False) -> Load:
+    """LOAD_CONCURRENCY keep-alive clients asking for `path` for LOAD_SECONDS. A client that
+    revalidates sends the ETag of its last 200 in If-None-Match, as a browser does."""
     parsed = urlparse(base_url)
     stop_at = time.monotonic() + LOAD_SECONDS
-    done = [0] * LOAD_CONCURRENCY
+    done, unchanged = [0] * LOAD_CONCURRENCY, [0] * LOAD_CONCURRENCY
 
     def hammer(slot: int) -> None:
         conn = HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        etag = ""
         while time.monotonic() < stop_at:
-            conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1"})
+            conn.request("GET", path, headers={"Cookie": cookie, "Host": "127.0.0.1",
+                                               **({"If-None-Match": etag} if etag else {})})
             response = conn.getresponse()
             response.read()
-            if response.status != 200:
+            if response.status == 304:
+                unchanged[slot] += 1
+            elif response.status == 200:
+                etag = response.getheader("ETag", "") if revalidate else ""
+            else:
                 raise RuntimeError(f"{path} answered {response.status}")
             done[slot] += 1
         conn.close()
@@ -199,29 +257,83 @@ def requests_per_second(base_url: str, path: str, cookie: str) -> float:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(done) / (time.monotonic() - started)
+    return Load(seconds=time.monotonic() - started, answered=sum(done), not_modified=sum(unchanged))
 
 
-def storyboard_throughput(base_url: str) -> tuple[float, float]:
-    project = creators_with_shots(1, prefix="bench-rps", shots_each=20)[0][0].project
-    cookie = session_cookie(project.owner)
+def browser_cookie(base_url: str, path: str, session: str) -> str:
+    """The session cookie plus the CSRF cookie the first page view sets, as a browser holds them."""
+    parsed = urlparse(base_url)
+    conn = HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    conn.request("GET", path, headers={"Cookie": session, "Host": "127.0.0.1"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    csrf = SimpleCookie(response.getheader("Set-Cookie", ""))[settings.CSRF_COOKIE_NAME].value
+    return f"{session}; {settings.CSRF_COOKIE_NAME}={csrf}"
+
+
+@contextmanager
+def takes_progressing(project, every_seconds: float):
+    """While the load runs, the project's rendering takes report progress, as a provider's would."""
+    stop = threading.Event()
+    rendering = list(Take.objects.filter(shot__project=project, state="generating").values_list("pk", "progress"))
+
+    def report() -> None:
+        percent = {take_id: progress for take_id, progress in rendering}
+        while not stop.wait(every_seconds):
+            for take_id in percent:
+                percent[take_id] = min(percent[take_id] + 1, 99)
+                take_progress_report(take_id=take_id, percent=percent[take_id])
+        connection.close()
+
+    reporter = threading.Thread(target=report, name="bench-progress")
+    reporter.start()
+    try:
+        yield len(rendering)
+    finally:
+        stop.set()
+        reporter.join()
+
+
+@dataclass(frozen=True)
+class StoryboardLoad:
+    hello: Load
+    full: Load  # every request rendered (no If-None-Match), shot cards from a warm cache
+    revalidating: Load  # browsers revalidating while takes progress
+    rendering_takes: int
+    progress_every: float
+
+
+def storyboard_throughput(base_url: str) -> StoryboardLoad:
+    project = storyboard_in_use(prefix="bench-rps")
+    path = reverse("project-detail", args=[project.pk])
+    cookie = browser_cookie(base_url, path, session_cookie(project.owner))
     hello = requests_per_second(base_url, reverse("healthz"), cookie)
-    board = requests_per_second(base_url, reverse("project-detail", args=[project.pk]), cookie)
-    return board, hello
+    full = requests_per_second(base_url, path, cookie)
+    with takes_progressing(project, every_seconds=PROGRESS_EVERY_SECONDS) as rendering:
+        revalidating = requests_per_second(base_url, path, cookie, revalidate=True)
+    return StoryboardLoad(hello=hello, full=full, revalidating=revalidating, rendering_takes=rendering,
+                          progress_every=PROGRESS_EVERY_SECONDS)
 
 
 def router_section(arguments: argparse.Namespace) -> None:
     decisions, quotes, catalog_size = router_timings()
     print(f"Router over the full catalog ({catalog_size} provider models)")
     print(f"  decision (pure)   p50 {percentile(decisions, 50) * 1e6:8.1f} µs   p99 {percentile(decisions, 99) * 1e6:8.1f} µs")
-    print(f"  full quote        {p50_p99(quotes)}   (catalog query + Redis health)\n")
+    print(f"  full quote        {p50_p99(quotes)}   (catalog query + Redis health)")
+    per_model, batched, models = health_timings()
+    print(f"  health, per model {p50_p99(per_model)}   ({models} models, a round trip or two each)")
+    print(f"  health, batched   {p50_p99(batched)}   (one pipeline: what the quote uses;"
+          f" {statistics.median(per_model) / statistics.median(batched):.1f}x faster at p50)\n")
 
 
 def storyboard_section(arguments: argparse.Namespace) -> None:
     counts = storyboard_query_counts()
-    print("Storyboard page queries")
-    print(f"  5 shots: {counts[5]} queries   200 shots: {counts[200]} queries"
-          f"   ({'constant' if counts[5] == counts[200] else 'GROWS with shots'})\n")
+    print("Storyboard page queries (5 shots / 200 shots)")
+    for kind, meaning in (("full", "rendered in full, no cache"), ("cached", "page from the cache"), ("304", "answered 304")):
+        few, many = counts[5][kind], counts[200][kind]
+        print(f"  {meaning:27s} {few:3d} / {many:3d}   ({'constant' if few == many else 'GROWS with shots'})")
+    print()
 
 
 ORCHESTRATION_GOAL = 10  # × a Celery no-op round trip (issue #11)
@@ -252,10 +364,16 @@ def overhead_section(arguments: argparse.Namespace) -> None:
 
 def requests_section(arguments: argparse.Namespace) -> None:
     with daphne_server(BENCH_DIR / "daphne.log") as base_url:
-        board, hello = storyboard_throughput(base_url)
+        load = storyboard_throughput(base_url)
+    hello = load.hello.per_second
     print(f"Requests per second on one daphne process ({LOAD_CONCURRENCY} keep-alive clients, {LOAD_SECONDS:.0f} s each)")
-    print(f"  storyboard (20 shots) {board:8.1f} req/s")
-    print(f"  hello-world view      {hello:8.1f} req/s   (storyboard at {board / hello:.0%} of it)\n")
+    print(f"  hello-world view      {hello:8.1f} req/s")
+    print(f"  storyboard, rendered  {load.full.per_second:8.1f} req/s   ({load.full.per_second / hello:.0%} of hello-world;"
+          f" goal >= {STORYBOARD_GOAL:.0%}) 20 shots in five states, cards from a warm cache, no If-None-Match")
+    print(f"  storyboard, browsers  {load.revalidating.per_second:8.1f} req/s   ({load.revalidating.per_second / hello:.0%} of"
+          f" hello-world; goal >= {STORYBOARD_GOAL:.0%}) revalidating with If-None-Match while {load.rendering_takes} takes"
+          f" report progress every {load.progress_every:.2f} s")
+    print(f"    304 Not Modified    {load.revalidating.not_modified_share:8.0%} of {load.revalidating.answered} answers\n")
 
 
 def throughput_section(arguments: argparse.Namespace) -> None:

@@ -11,11 +11,13 @@ state. A page that missed events (a reconnect, a Redis hiccup) reloads its cards
 (static/js/app.js), so a failed publish is logged and dropped, never raised into the pipeline.
 """
 
+import asyncio
 import logging
 import queue
 import threading
 from functools import partial
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -38,9 +40,9 @@ def take_changed_publish(group: str, take_id: int) -> None:
         _publisher().publish(group, take_id)
 
 
-def _send_logged(take_id: int, group: str) -> None:
+def _send_logged(take_id: int, group: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
     try:
-        take_changed_send(take_id, group)
+        take_changed_send(take_id, group, loop=loop)
     except Exception as error:  # the page reloads what it missed; the pipeline must not care
         logger.warning("live update for take %s not sent: %s", take_id, error)
 
@@ -53,10 +55,18 @@ def take_changed_messages(take_id: int, group: str) -> list[tuple[str, dict]]:
     return import_string(renderer)(take_id)
 
 
-def take_changed_send(take_id: int, group: str) -> None:
-    send = async_to_sync(get_channel_layer().group_send)
+def take_changed_send(take_id: int, group: str, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Render and send now. With the publisher's own `loop` the channel layer keeps its Redis
+    connections from one send to the next (async_to_sync would make a loop, and connect, each time)."""
+    layer = get_channel_layer()
     for audience_group, message in take_changed_messages(take_id, group):
-        send(audience_group, message)
+        if loop is None:
+            async_to_sync(layer.group_send)(audience_group, message)
+        else:
+            try:
+                loop.run_until_complete(layer.group_send(audience_group, message))
+            except redis.exceptions.ConnectionError:  # a connection Redis dropped (a restart): once more, afresh
+                loop.run_until_complete(layer.group_send(audience_group, message))
 
 
 class _Publisher(threading.Thread):
@@ -78,12 +88,13 @@ class _Publisher(threading.Thread):
         self._pending.put((group, take_id))
 
     def run(self) -> None:
+        loop = asyncio.new_event_loop()  # the thread's own, for as long as it lives
         while True:
             group, take_id = self._pending.get()
             with self._lock:
                 self._waiting.discard(take_id)
             close_old_connections()
-            _send_logged(take_id, group)
+            _send_logged(take_id, group, loop)
             with self._lock:
                 self._unsent -= 1
             if self._pending.empty():

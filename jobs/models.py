@@ -155,16 +155,25 @@ class Take(models.Model):
         """The export is a C2PA-signed copy; unsigned, the take's own video is exported as it is."""
         return bool(self.export_video) and self.export_video.name != self.video.name
 
+    # The three properties below cost a query each; studio.selectors.takes_for_cards annotates
+    # them (policy_refusal, newest_note, batch_rank and batch_size) so a list of cards costs none.
+
     @property
     def refused_by_policy(self) -> bool:
         """A provider refused this failed take under its content policy (the creator may try another)."""
-        return self.state == TakeState.FAILED and self.attempts.filter(error_kind="ContentPolicyRejected").exists()
+        if self.state != TakeState.FAILED:
+            return False
+        if "policy_refusal" in self.__dict__:
+            return self.policy_refusal
+        return self.attempts.filter(error_kind="ContentPolicyRejected").exists()
 
     @property
     def best_of_standing(self) -> tuple[int, int] | None:
         """(rank by score among its batch's ready takes, batch size) for a ready best-of-N take."""
         if not self.batch or self.state != TakeState.READY:
             return None
+        if "batch_rank" in self.__dict__:
+            return self.batch_rank, self.batch_size
         siblings = Take.objects.filter(batch=self.batch, owner_id=self.owner_id)
         # Equal scores rank the earlier take first, so exactly one take of a batch is "best".
         ranked = sorted(siblings.filter(state=TakeState.READY), key=lambda take: (-take_score(take), take.pk))
@@ -175,6 +184,8 @@ class Take(models.Model):
         """What the pipeline last said about a working take ("re-routed from …", "throttled: …")."""
         if self.is_terminal:  # only working takes ask: a list of finished takes costs no queries
             return ""
+        if "newest_note" in self.__dict__:
+            return self.newest_note or ""
         event = self.events.order_by("-id").first()
         return event.detail if event else ""
 

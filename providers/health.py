@@ -99,7 +99,10 @@ class CircuitState:
 def circuit_state(slug: str, *, now: float | None = None, client: redis.Redis | None = None) -> CircuitState:
     client = client or health_redis()
     now = time.time() if now is None else now
-    open_until = client.get(_key(slug, "open_until"))
+    return _circuit_from(client.get(_key(slug, "open_until")), now=now)
+
+
+def _circuit_from(open_until: bytes | None, *, now: float) -> CircuitState:
     if open_until is None:
         return CircuitState(CIRCUIT_CLOSED)
     remaining = float(open_until) - now
@@ -162,9 +165,13 @@ def rate_limited_now(slug: str, *, per_minute: int | None, client: redis.Redis |
         return False
     client = client or health_redis()
     tokens, at = client.hmget(_key(slug, "bucket"), "tokens", "at")
+    return _rate_limited_from(tokens, at, per_minute=per_minute, now=time.time())
+
+
+def _rate_limited_from(tokens: bytes | None, at: bytes | None, *, per_minute: int, now: float) -> bool:
     if tokens is None:
         return False
-    return float(tokens) + (time.time() - float(at)) * per_minute / 60 < 1
+    return float(tokens) + (now - float(at)) * per_minute / 60 < 1
 
 
 def concurrency_slot_take(slug: str, *, holder: str, cap: int | None, client: redis.Redis | None = None) -> bool:
@@ -183,3 +190,22 @@ def provider_health(slug: str, *, per_minute: int | None, client: redis.Redis | 
     state = circuit_state(slug, client=client)
     return ProviderHealth(circuit=state.state, retry_in_seconds=state.retry_in_seconds,
                           rate_limited=rate_limited_now(slug, per_minute=per_minute, client=client))
+
+
+def providers_health(rate_limits: dict[str, int | None], *, client: redis.Redis | None = None) -> dict[str, ProviderHealth]:
+    """provider_health of many models in one Redis round trip: `rate_limits` maps each slug to its
+    per-minute limit (None: unlimited)."""
+    client = client or health_redis()
+    pipeline = client.pipeline(transaction=False)
+    for slug, per_minute in rate_limits.items():
+        pipeline.get(_key(slug, "open_until"))
+        if per_minute:
+            pipeline.hmget(_key(slug, "bucket"), "tokens", "at")
+    replies = iter(pipeline.execute() if rate_limits else [])
+    now = time.time()
+    readings = {}
+    for slug, per_minute in rate_limits.items():
+        state = _circuit_from(next(replies), now=now)
+        limited = _rate_limited_from(*next(replies), per_minute=per_minute, now=now) if per_minute else False
+        readings[slug] = ProviderHealth(circuit=state.state, retry_in_seconds=state.retry_in_seconds, rate_limited=limited)
+    return readings

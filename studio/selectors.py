@@ -1,11 +1,19 @@
 """Reads on behalf of a creator. Access helpers raise 404 for "missing" and "not yours" alike."""
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.db import connection
+from django.db.models import Count, Exists, FloatField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 
-from jobs.models import Take
+from billing.models import Reservation
+from billing.selectors import BudgetUsage
+from jobs.models import Attempt, Take, TakeEvent
 from jobs.states import ACTIVE_STATES, TakeState
-from studio.models import CharacterReference, Project, Shot
+from studio.models import CharacterReference, Project, Shot, project_budget_key
 
 
 def projects_for_user(*, user) -> QuerySet[Project]:
@@ -65,21 +73,128 @@ def storyboard_shots(*, project: Project) -> QuerySet[Shot]:
     return _with_take_counts(project.shots.all()).order_by("position", "id")
 
 
+def _fields(model, *related: str) -> list[str]:
+    return [field.name for field in model._meta.concrete_fields] + list(related)
+
+
+# The live card's queries (studio.live renders one per take change, on the publisher's thread) are
+# built once and read only what the cards show: building and compiling these annotated queries
+# costs more than the database spends on them.
+@lru_cache(maxsize=1)
+def _card_shots() -> QuerySet[Shot]:
+    return _with_take_counts(Shot.objects.all()).only(*_fields(Shot, "approved_take__id", "approved_take__thumbnail"))
+
+
+def storyboard_card_shots(*, project: Project, shot_ids) -> QuerySet[Shot]:
+    """These shots of the project, annotated like storyboard_shots, with what their cards show."""
+    return _card_shots().filter(project_id=project.pk, pk__in=shot_ids)
+
+
 def storyboard_shot(*, shot_id: int) -> Shot | None:
     """One storyboard card's shot, annotated like storyboard_shots (for live updates)."""
-    return _with_take_counts(Shot.objects.filter(pk=shot_id)).first()
+    return _card_shots().filter(pk=shot_id).first()
+
+
+@dataclass(frozen=True)
+class StoryboardVersions:
+    """What the storyboard page shows changes with, read before rendering it (studio.storyboard_cache)."""
+
+    page: tuple  # the project, its characters and their images, the budget, the owner's credits
+    shots: list[tuple]  # a row per shot, in order: (id, updated_at, approved take, and its takes' count,
+    # latest updated_at, summed progress and latest file expiry; progress and expiry are written
+    # without touching updated_at, hence their own columns)
+    budget: BudgetUsage  # billing.selectors.spend_budget_usage, read with the rest
+
+
+# One statement, written out: built with the ORM its eight subqueries cost a hundred times more
+# Python than the database spends running it, on a request that should cost next to nothing.
+# The budget's `spent` is billing.selectors.reservations_spent (tests compare the two).
+_STORYBOARD_VERSIONS_SQL = """
+SELECT p.updated_at,
+  (SELECT COUNT(*) FROM studio_characterreference c WHERE c.project_id = p.id),
+  (SELECT MAX(c.updated_at) FROM studio_characterreference c WHERE c.project_id = p.id),
+  (SELECT COUNT(*) FROM studio_characterimage i
+     JOIN studio_characterreference c ON i.character_id = c.id WHERE c.project_id = p.id),
+  (SELECT MAX(i.id) FROM studio_characterimage i
+     JOIN studio_characterreference c ON i.character_id = c.id WHERE c.project_id = p.id),
+  (SELECT a.balance FROM billing_creditaccount a WHERE a.user_id = p.owner_id),
+  (SELECT a.held FROM billing_creditaccount a WHERE a.user_id = p.owner_id),
+  (SELECT b.cap_credits FROM billing_spendbudget b
+     JOIN billing_creditaccount a ON b.account_id = a.id WHERE a.user_id = p.owner_id AND b.key = %(key)s),
+  (SELECT COALESCE(SUM(COALESCE(r.captured_amount, r.amount)), 0) FROM billing_reservation r
+     JOIN billing_creditaccount a ON r.account_id = a.id
+     LEFT JOIN billing_refund f ON f.reservation_id = r.id
+     WHERE a.user_id = p.owner_id AND r.budget_key = %(key)s AND r.state <> %(released)s AND f.id IS NULL),
+  s.id, s.updated_at, s.approved_take_id,
+  COUNT(t.id), MAX(t.updated_at), SUM(t.progress), MAX(t.files_expired_at)
+FROM studio_project p
+LEFT JOIN studio_shot s ON s.project_id = p.id
+LEFT JOIN jobs_take t ON t.shot_id = s.id
+WHERE p.id = %(project)s AND p.owner_id = %(owner)s
+GROUP BY p.id, s.id
+ORDER BY s.position, s.id
+"""
+_PAGE_COLUMNS = 9
+
+
+def storyboard_versions_for_user(*, user, project_id: int) -> StoryboardVersions:
+    """The storyboard's versions in one query; 404 for a project that is missing or not the user's."""
+    if not user.is_authenticated:
+        raise Http404("No such project.")
+    with connection.cursor() as cursor:
+        cursor.execute(_STORYBOARD_VERSIONS_SQL, {"project": project_id, "owner": user.pk, "key": project_budget_key(project_id),
+                                                  "released": Reservation.State.RELEASED})
+        rows = cursor.fetchall()
+    if not rows:
+        raise Http404("No such project.")
+    page = (project_id, *rows[0][:_PAGE_COLUMNS])
+    shots = [row[_PAGE_COLUMNS:] for row in rows if row[_PAGE_COLUMNS] is not None]
+    cap, spent = rows[0][_PAGE_COLUMNS - 2:_PAGE_COLUMNS]
+    return StoryboardVersions(page=page, shots=shots, budget=BudgetUsage(cap=cap, spent=int(spent)))
 
 
 def shots_without_a_draft(*, project: Project) -> QuerySet[Shot]:
     return storyboard_shots(project=project).filter(working_take_count=0, usable_take_count=0)
 
 
+def _score() -> Coalesce:
+    """jobs.models.take_score in SQL: the aggregate evaluation score, -1 without one."""
+    return Coalesce(Cast(KeyTextTransform("aggregate", "evaluation"), FloatField()), Value(-1.0))
+
+
+def _count(takes: QuerySet[Take]) -> Coalesce:
+    return Coalesce(Subquery(takes.order_by().values("batch").annotate(n=Count("pk")).values("n")[:1]), 0)
+
+
+def takes_for_cards(takes: QuerySet[Take]) -> QuerySet[Take]:
+    """Takes with what their cards show beyond their own row, in the same query: a content-policy
+    refusal, the pipeline's latest note, and a best-of take's rank and batch size (the Take
+    properties refused_by_policy, latest_note and best_of_standing read these annotations)."""
+    batch = Take.objects.filter(batch=OuterRef("batch"), owner_id=OuterRef("owner_id"))
+    ranked_above = batch.filter(state=TakeState.READY).annotate(score=_score()).filter(
+        Q(score__gt=OuterRef("own_score")) | Q(score=OuterRef("own_score"), pk__lt=OuterRef("pk")))
+    return takes.select_related("provider_model").annotate(
+        policy_refusal=Exists(Attempt.objects.filter(take=OuterRef("pk"), error_kind="ContentPolicyRejected")),
+        newest_note=Subquery(TakeEvent.objects.filter(take=OuterRef("pk")).order_by("-id").values("detail")[:1]),
+        own_score=_score(),
+        batch_rank=_count(ranked_above) + 1,
+        batch_size=_count(batch),
+    )
+
+
 def shot_takes(*, shot: Shot) -> QuerySet[Take]:
-    return shot.takes.select_related("provider_model").order_by("-created_at", "-id")
+    return takes_for_cards(shot.takes.all()).order_by("-created_at", "-id")
+
+
+@lru_cache(maxsize=1)
+def _card_takes() -> QuerySet[Take]:
+    """Built once, like _card_shots."""
+    return takes_for_cards(Take.objects.select_related("shot__project")).only(
+        *_fields(Take, "provider_model__name", "shot__project_id", "shot__project__id"))
 
 
 def take_for_card(*, take_id: int) -> Take | None:
-    return Take.objects.select_related("provider_model", "shot").filter(pk=take_id).first()
+    return _card_takes().filter(pk=take_id).first()
 
 
 def project_characters(*, project: Project) -> QuerySet[CharacterReference]:

@@ -21,7 +21,7 @@ from jobs.exceptions import NoProviderAvailable
 from jobs.models import Take
 from jobs.provenance import reference_hash
 from jobs.states import TakeState
-from providers.health import provider_health
+from providers.health import providers_health
 from providers.models import ProviderModel, ProviderPrice
 from providers.registry import api_family_configured
 from providers.router import ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
@@ -67,8 +67,8 @@ def take_credits_for_cost(
     )
 
 
-def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configured: bool) -> RouteCandidate:
-    usable = configured and model.enabled
+def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configured: bool,
+                     health: ProviderHealth | None) -> RouteCandidate:
     return RouteCandidate(
         slug=model.slug, name=model.name, tier=model.tier, enabled=model.enabled, configured=configured,
         max_duration_seconds=model.max_duration_seconds, allowed_durations=tuple(model.allowed_durations),
@@ -77,16 +77,21 @@ def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configur
         reference_images=model.reference_images, quality_score=model.quality_score, region=model.region,
         usd_micros_per_second=price.usd_micros_per_second if price else None,
         p50_latency_seconds=model.p50_latency_seconds, p90_latency_seconds=model.p90_latency_seconds,
-        health=provider_health(model.slug, per_minute=model.rate_limit_per_minute) if usable else ProviderHealth(),
+        health=health or ProviderHealth(),
     )
 
 
 def _route_candidates(*, today, with_audio: bool) -> tuple[list[RouteCandidate], dict[str, tuple[ProviderModel, ProviderPrice | None]]]:
+    """Every catalog model as the router sees it; the health of the usable ones is read in one Redis round trip."""
+    models = list(ProviderModel.objects.prefetch_related("prices"))
+    configured = {model.slug: api_family_configured(model.api_family) for model in models}
+    usable = {model.slug: model.rate_limit_per_minute for model in models if configured[model.slug] and model.enabled}
+    health = providers_health(usable)
     candidates, rows = [], {}
-    for model in ProviderModel.objects.prefetch_related("prices"):
+    for model in models:
         price = provider_price_current(provider_model=model, on=today, with_audio=with_audio)
         rows[model.slug] = (model, price)
-        candidates.append(_route_candidate(model, price, api_family_configured(model.api_family)))
+        candidates.append(_route_candidate(model, price, configured[model.slug], health.get(model.slug)))
     return candidates, rows
 
 

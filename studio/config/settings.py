@@ -113,6 +113,9 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Keys share CHANNELS_PREFIX, so two apps (or a test run beside `make run`) on one Redis never collide.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": env_str("CHANNELS_PREFIX", "asgi")}}
+# Storyboard shot cards are cached as HTML, keyed by what they show, for this long; keep it below
+# the lifetime of signed media links (an hour for S3's) since the cards carry their thumbnails' URLs.
+STORYBOARD_CACHE_SECONDS = env_int("STORYBOARD_CACHE_SECONDS", 300)
 # The layer waits for a socket's next event in 5 s blocking reads (BZPOPMIN, channels_redis's
 # brpop_timeout). redis-py 8 gives every connection a 5 s read timeout by default, which fires
 # first and kills each idle websocket with 1011; the read timeout must outlast the blocking read.

@@ -10,7 +10,7 @@ from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.exceptions import BillingError
-from billing.selectors import spend_budget_usage
+from billing.selectors import BudgetUsage, spend_budget_usage
 from studio.exceptions import StudioError
 from studio.forms import (
     CharacterForm,
@@ -21,10 +21,24 @@ from studio.forms import (
     form_error_add,
 )
 from studio.models import Project
-from studio.selectors import project_characters, project_get_for_user, projects_for_user, storyboard_shots
+from studio.selectors import (
+    StoryboardVersions,
+    project_characters,
+    project_get_for_user,
+    projects_for_user,
+    storyboard_versions_for_user,
+)
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, project_budget_set, project_create
 from studio.services.storyboard import DraftScope, storyboard_draft_quote, storyboard_draft_request
+from studio.storyboard_cache import (
+    page_from_cache,
+    revalidated,
+    shot_cards,
+    shot_grid_etag,
+    storyboard_etag,
+    storyboard_not_modified,
+)
 
 STORYBOARD = "studio/project_detail.html"
 DRAFTS_PANEL = "studio/partials/storyboard_drafts.html"
@@ -52,20 +66,21 @@ def project_create_view(request):
     return render(request, "studio/project_form.html", {"form": form}, status=422 if form.errors else 200)
 
 
-def _storyboard_context(project: Project, **extra) -> dict:
+def _storyboard_context(project: Project, *, versions: StoryboardVersions | None = None, **extra) -> dict:
+    versions = versions or storyboard_versions_for_user(user=project.owner, project_id=project.pk)
     return {
         "project": project,
-        "shots": storyboard_shots(project=project),
+        "shot_cards": shot_cards(project=project, versions=versions.shots),
         "characters": project_characters(project=project),
         "character_form": CharacterForm(),
-        **_budget_context(project),
+        **_budget_context(project, budget=versions.budget),
         **extra,
     }
 
 
-def _budget_context(project: Project, *, form: ProjectBudgetForm | None = None) -> dict:
+def _budget_context(project: Project, *, form: ProjectBudgetForm | None = None, budget: BudgetUsage | None = None) -> dict:
     """The project's spent / cap; a bound form keeps what the creator typed when it was refused."""
-    budget = spend_budget_usage(user_id=project.owner_id, key=project.budget_key)
+    budget = budget or spend_budget_usage(user_id=project.owner_id, key=project.budget_key)
     return {"budget": budget, "budget_form": form or ProjectBudgetForm(initial={"cap_credits": budget.cap})}
 
 
@@ -78,16 +93,30 @@ def _drafts_context(project: Project, *, scope: str, error: str = "") -> dict:
 @login_required
 @require_GET
 def project_detail(request, project_id: int):
-    project = project_get_for_user(user=request.user, project_id=project_id)
-    return render(request, STORYBOARD, _storyboard_context(project))
+    """The storyboard. Its versions, read first, make its ETag: an unchanged page answers 304."""
+    versions = storyboard_versions_for_user(user=request.user, project_id=project_id)
+    etag = storyboard_etag(request, versions=versions)
+    if (unchanged := storyboard_not_modified(request, etag)) is not None:
+        return unchanged
+
+    def render_page(extra: dict):
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        return render(request, STORYBOARD, _storyboard_context(project, versions=versions, **extra))
+
+    return revalidated(page_from_cache(request, etag=etag, render_page=render_page), etag)
 
 
 @login_required
 @require_GET
 def project_shots(request, project_id: int):
     """The storyboard's shot cards alone, re-fetched when the live connection (re)opens."""
+    versions = storyboard_versions_for_user(user=request.user, project_id=project_id)
+    etag = shot_grid_etag(project_id=project_id, versions=versions)
+    if (unchanged := storyboard_not_modified(request, etag)) is not None:
+        return unchanged
     project = project_get_for_user(user=request.user, project_id=project_id)
-    return render(request, f"{STORYBOARD}#shots", {"project": project, "shots": storyboard_shots(project=project)})
+    cards = shot_cards(project=project, versions=versions.shots)
+    return revalidated(render(request, f"{STORYBOARD}#shots", {"project": project, "shot_cards": cards}), etag)
 
 
 def _characters_response(request, project: Project, *, status: int = 200, **extra):
@@ -174,8 +203,9 @@ def _drafts_response(request, project: Project, *, scope: str, error: str = ""):
         if error:
             messages.error(request, error)
         return redirect("project-detail", project_id=project.pk)
-    context = {"project": project, "shots": storyboard_shots(project=project),
-               **_drafts_context(project, scope=scope, error=error), **_budget_context(project)}
+    versions = storyboard_versions_for_user(user=request.user, project_id=project.pk)
+    context = {"project": project, "shot_cards": shot_cards(project=project, versions=versions.shots),
+               **_drafts_context(project, scope=scope, error=error), **_budget_context(project, budget=versions.budget)}
     return render(request, "studio/partials/storyboard_drafts_requested.html", context, status=422 if error else 200)
 
 

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import LedgerEntry, Reservation
 from jobs.models import Take
 from jobs.pipeline.request import _idempotency_key_claimed
+from jobs.pipeline.settle import take_fail
 from providers.models import ProviderModel
 from studio.services.projects import shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
@@ -144,7 +145,8 @@ def test_take_list_queries_do_not_grow_with_takes(api, catalog, creator, shot):
     with CaptureQueriesContext(connection) as one:
         api.get(f"/shots/{shot.pk}/takes")
     for _ in range(4):
-        shot_take_request(user=creator, shot=shot)
+        take = shot_take_request(user=creator, shot=shot)
+    take_fail(take_id=take.pk, reason="failed: refused_by_policy is annotated, not one query per take")
     with CaptureQueriesContext(connection) as five:
         assert len(api.get(f"/shots/{shot.pk}/takes").json()["items"]) == 5
     assert len(five) == len(one)

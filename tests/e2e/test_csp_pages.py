@@ -140,9 +140,9 @@ def test_the_admin_works_under_the_content_security_policy(ready_take, cookies, 
     violations = Violations(page)
     seen: list[str] = []
 
-    for url in (reverse("admin:index"), reverse("admin:jobs_generation_change", args=[ready_take.pk]),
+    for url in (reverse("admin:index"), reverse("admin:jobs_take_change", args=[ready_take.pk]),
                 reverse("admin:billing_margin_report"), reverse("admin:auth_user_add"),
-                reverse("admin:jobs_generation_changelist")):
+                reverse("admin:jobs_take_changelist")):
         page.goto(url)
         expect(page.locator("#content")).to_be_visible()
         seen += violations.on_this_page()

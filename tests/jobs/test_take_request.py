@@ -8,6 +8,7 @@ from providers.models import ProviderModel
 from studio.services.projects import shot_update
 from studio.services.takes import shot_take_quote, shot_take_request
 from tests.factories import creator_create, project_for, shot_for
+from tests.providers.test_health import counting_client
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,26 @@ def test_quote_matches_what_is_charged(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
     assert quote.credits == take.price_credits
     assert quote.provider_model == take.provider_model
+
+
+def test_a_quote_reads_every_model_health_in_one_redis_round_trip(catalog, shot, monkeypatch):
+    from jobs.pipeline import quote as quoting
+    from providers import health
+
+    client = counting_client()
+    monkeypatch.setattr(health, "health_redis", lambda: client)
+
+    def round_trips(configured) -> int:
+        monkeypatch.setattr(quoting, "api_family_configured", configured)
+        client.round_trips.sent = 0
+        shot_take_quote(shot=shot)
+        return client.round_trips.sent
+
+    only_the_animatic = round_trips(lambda family: family == "local_animatic")
+    every_model = round_trips(lambda family: True)
+
+    assert ProviderModel.objects.filter(enabled=True).count() > 5
+    assert only_the_animatic == every_model == 1
 
 
 def test_too_few_credits_creates_nothing(catalog):

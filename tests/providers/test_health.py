@@ -5,6 +5,8 @@ import time
 import uuid
 
 import pytest
+import redis
+from django.conf import settings
 
 from providers import health
 from providers.router import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN
@@ -114,3 +116,54 @@ def test_concurrency_slots_cap_parallel_jobs_and_free_on_release(slug):
     health.concurrency_slot_release(slug, holder="take-1")
     assert health.concurrency_slot_take(slug, holder="take-3", cap=2)
     health.health_redis().delete(health._key(slug, "slots"))
+
+
+class RoundTrips(redis.Connection):
+    """A connection that counts what it sends: one send is one round trip (a pipeline sends once)."""
+
+    sent = 0
+
+    def send_packed_command(self, command, check_health=True):
+        type(self).sent += 1
+        return super().send_packed_command(command, check_health=check_health)
+
+
+def counting_client() -> redis.Redis:
+    class Counted(RoundTrips):
+        sent = 0
+
+    client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(settings.REDIS_URL, connection_class=Counted))
+    client.ping()  # the connection's own handshake is not a reading
+    Counted.sent = 0
+    client.round_trips = Counted
+    return client
+
+
+def test_the_batched_reading_equals_the_per_model_reading_in_one_round_trip():
+    slugs = [f"test-{uuid.uuid4()}" for _ in range(5)]
+    closed, opened, half_open, throttled, unlimited = slugs
+    try:
+        health.circuit_record(opened, success=False, credit_exhausted=True)
+        health.circuit_record(half_open, success=False, credit_exhausted=True)
+        health.health_redis().set(health._key(half_open, "open_until"), 0)
+        for _ in range(3):
+            health.rate_limit_take(throttled, per_minute=2)
+        health.rate_limit_take(closed, per_minute=60)
+        limits = {closed: 60, opened: 30, half_open: None, throttled: 2, unlimited: None}
+        client = counting_client()
+
+        batched = health.providers_health(limits, client=client)
+
+        assert client.round_trips.sent == 1
+        per_model = {slug: health.provider_health(slug, per_minute=limit) for slug, limit in limits.items()}
+        assert {slug: (reading.circuit, reading.rate_limited) for slug, reading in batched.items()} == {
+            closed: (CIRCUIT_CLOSED, False), opened: (CIRCUIT_OPEN, False), half_open: (CIRCUIT_HALF_OPEN, False),
+            throttled: (CIRCUIT_CLOSED, True), unlimited: (CIRCUIT_CLOSED, False)}
+        for slug in slugs:
+            assert batched[slug].circuit == per_model[slug].circuit
+            assert batched[slug].rate_limited == per_model[slug].rate_limited
+            assert batched[slug].retry_in_seconds == pytest.approx(per_model[slug].retry_in_seconds, abs=1)
+        assert health.providers_health({}, client=client) == {} and client.round_trips.sent == 1
+    finally:
+        for slug in slugs:
+            health.health_forget(slug)

@@ -375,7 +375,9 @@ def test_each_drafted_take_is_announced_and_its_shot_card_shows_it_rendering(
     assert 'data-status="working"' in card and "Rendering · 0%" in card and "1 take" in card
 
 
-def test_the_storyboard_query_count_does_not_grow_with_shot_states(creator_client, creator, project, storyboard):
+def test_the_storyboard_query_count_does_not_grow_with_shot_states(creator_client, creator, project, storyboard, settings):
+    # Every page rendered in full, every card too: the page and card caches (tests/studio/test_storyboard_cache.py) are off.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     url = reverse("project-detail", args=[project.pk])
     with CaptureQueriesContext(connection) as before:
         creator_client.get(url)
