@@ -245,15 +245,17 @@ def make_token(*, secret=SECRET_KEY, iss=ACCESS_KEY, exp_in=1800, nbf_in=-5) -> 
     return jwt.encode({"iss": iss, "exp": now + exp_in, "nbf": now + nbf_in}, secret, algorithm="HS256")
 
 
-@pytest.mark.parametrize("headers, code", [
-    ({}, 1001),
-    ({"Authorization": "Basic abc"}, 1002),
-    (bearer(make_token(secret="forged-secret-key-0123456789abcdef0123")), 1002),
-    (bearer(make_token(iss="someone-else")), 1000),
-    (bearer(make_token(nbf_in=600)), 1003),
-    (bearer(make_token(exp_in=-10, nbf_in=-1900)), 1004),
+@pytest.mark.parametrize("token, code", [
+    (None, 1001),
+    ("basic", 1002),
+    ({"secret": "forged-secret-key-0123456789abcdef0123"}, 1002),
+    ({"iss": "someone-else"}, 1000),
+    ({"nbf_in": 600}, 1003),
+    ({"exp_in": -10, "nbf_in": -1900}, 1004),
 ])
-def test_the_emulator_checks_the_jwt(emulator, headers, code):
+def test_the_emulator_checks_the_jwt(emulator, token, code):
+    # Tokens are made as the test runs: their times are relative to now, not to collection.
+    headers = {} if token is None else {"Authorization": "Basic abc"} if token == "basic" else bearer(make_token(**token))
     response = httpx.get(f"{emulator.url}/v1/videos/text2video/1", headers=headers)
     assert response.status_code == 401 and response.json()["code"] == code
 

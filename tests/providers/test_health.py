@@ -98,7 +98,8 @@ def test_two_workers_share_one_circuit(slug):
 def test_two_workers_share_one_token_bucket(slug):
     allowed = _run_in_two_workers(_take_tokens, slug, 40)
     assert 30 <= sum(allowed) <= 32  # the burst capacity, plus what refilled during the run
-    wait = health.rate_limit_take(slug, per_minute=30)
+    waits = [health.rate_limit_take(slug, per_minute=30) for _ in range(3)]  # a slow machine may refill one meanwhile
+    wait = next(wait for wait in waits if wait)
     assert 0 < wait <= 2.0 + 0.1  # one token refills every 2 s
     assert health.rate_limited_now(slug, per_minute=30)
 
