@@ -25,3 +25,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: the live server and worker processes open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"shotcraft-{_RUN}.sqlite3")}
+
+# The test process itself holds plain connections: a pool keeps one open after the last test, and
+# PostgreSQL then refuses to drop the test database ("being accessed by other users"). The app
+# processes the stack tests start build their settings from the environment, pooled as in production.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
