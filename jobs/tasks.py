@@ -26,9 +26,9 @@ def take_submit_task(take_id: int) -> None:
 
 
 @shared_task(name="jobs.take_poll", acks_late=True, soft_time_limit=660, time_limit=720)
-def take_poll_task(take_id: int) -> None:
+def take_poll_task(take_id: int, urgent: bool = False, tries: int = 0) -> None:
     """A poll that finds the job finished downloads its video too: the longer limit covers that."""
-    take_poll(take_id=take_id)
+    take_poll(take_id=take_id, urgent=urgent, tries=tries)
 
 
 @shared_task(name="jobs.take_download", acks_late=True, soft_time_limit=660, time_limit=720)

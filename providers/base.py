@@ -118,6 +118,9 @@ class GenerationRequest:
     # The shot's own words, for renderers that read them rather than a prompt (our animatic).
     camera: str = ""
     title: str = ""
+    # Our own render service says a job ended by sending this Celery task ({name, args, kwargs,
+    # queue}), the way a vendor calls callback_url: no web request between two of our workers.
+    notify_task: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ class VideoAdapter(ABC):
     supports_callbacks: bool = False
     # The same request sent twice (the same idempotency key) gives back the first job, not a second.
     deduplicates_submissions: bool = False
+    # Says a job ended by sending the request's notify_task (our own render service).
+    notifies_by_task: bool = False
 
     @abstractmethod
     def submit(self, request: GenerationRequest) -> JobStatus:

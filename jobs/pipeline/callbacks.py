@@ -99,7 +99,7 @@ def _callback_apply_to(take: Take, *, family: str, event: WebhookEvent, attempt_
     if status and status.progress is not None and status.state == JobState.RUNNING:
         take_progress_report(take_id=take.pk, percent=min(status.progress, 99))
     if Take.objects.filter(pk=take.pk, state=TakeState.GENERATING).update(wake_at=timezone.now() - timedelta(seconds=1)):
-        take_stage_enqueue_on_commit(take.pk, Stage.POLL)
+        take_stage_enqueue_on_commit(take.pk, Stage.POLL, urgent=True)
     return "applied"
 
 

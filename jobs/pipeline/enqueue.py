@@ -30,22 +30,29 @@ def stage_queue(stage: str) -> str:
     return settings.EVALUATION_QUEUE if stage == Stage.EVALUATE else settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def take_stage_enqueue_on_commit(take_id: int, stage: str, *, countdown: float = 0.0) -> None:
-    transaction.on_commit(partial(take_stage_send, take_id, stage, countdown=countdown))
+def take_stage_enqueue_on_commit(take_id: int, stage: str, *, countdown: float = 0.0, **options) -> None:
+    transaction.on_commit(partial(take_stage_send, take_id, stage, countdown=countdown, **options))
 
 
-def take_stage_send(take_id: int, stage: str, *, countdown: float = 0.0) -> bool:
+def take_stage_send(take_id: int, stage: str, *, countdown: float = 0.0, **options) -> bool:
     """Send a take's stage task now; False when the broker could not be reached."""
-    return _send(TASK_FOR_STAGE[stage], take_id, queue=stage_queue(stage), countdown=countdown)
+    return _send(TASK_FOR_STAGE[stage], take_id, queue=stage_queue(stage), countdown=countdown, **options)
+
+
+def take_poll_now_task(take_id: int) -> dict:
+    """The task our own render service sends when a take's job ends: an urgent poll (plain data,
+    stored with the job, so the service needs no knowledge of jobs)."""
+    return {"name": TASK_FOR_STAGE[Stage.POLL], "args": [take_id], "kwargs": {"urgent": True},
+            "queue": stage_queue(Stage.POLL)}
 
 
 def take_export_enqueue_on_commit(take_id: int) -> None:
     transaction.on_commit(partial(_send, TAKE_EXPORT_TASK, take_id, queue=settings.CELERY_TASK_DEFAULT_QUEUE))
 
 
-def _send(task_name: str, take_id: int, *, queue: str, countdown: float = 0.0) -> bool:
+def _send(task_name: str, take_id: int, *, queue: str, countdown: float = 0.0, **options) -> bool:
     try:
-        current_app.send_task(task_name, args=(take_id,), queue=queue, countdown=countdown or None)
+        current_app.send_task(task_name, args=(take_id,), kwargs=options or None, queue=queue, countdown=countdown or None)
     except Exception as error:  # broken broker of any kind: the database still knows what is due
         logger.warning("could not send %s for take %s (%s); recovery will send it again", task_name, take_id, error)
         return False

@@ -14,6 +14,7 @@ from django.utils import timezone
 from jobs.models import Attempt, Take
 from jobs.pipeline.attempts import attempt_failed, poll_delay, retry_delay
 from jobs.pipeline.download import take_download_from
+from jobs.pipeline.enqueue import take_stage_send
 from jobs.pipeline.leases import Lease, take_leased
 from jobs.pipeline.settle import take_fail, take_stage_settled
 from jobs.pipeline.transitions import take_progress_report
@@ -21,10 +22,17 @@ from jobs.states import Stage, TakeState
 from providers.base import JobState, JobStatus, ProviderError, TransientProviderError
 from providers.registry import adapter_for
 
+URGENT_POLL_RETRY_SECONDS = 0.25
+URGENT_POLL_TRIES = 8
 
-def take_poll(*, take_id: int) -> None:
+
+def take_poll(*, take_id: int, urgent: bool = False, tries: int = 0) -> None:
+    """Poll the take's job. An urgent poll (the job said it ended) that finds another poll at work
+    comes back in a moment, since that poll may have looked just before the end."""
     with take_leased(take_id, states=(TakeState.GENERATING,)) as lease:
         if lease is None:
+            if urgent and tries < URGENT_POLL_TRIES and Take.objects.filter(pk=take_id, state=TakeState.GENERATING).exists():
+                take_stage_send(take_id, Stage.POLL, countdown=URGENT_POLL_RETRY_SECONDS, urgent=True, tries=tries + 1)
             return  # another worker polls it, or it moved on
         with take_stage_settled(take_id=take_id, lease=lease, doing="asking the provider about the take"):
             _take_poll(take_id, lease)

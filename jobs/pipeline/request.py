@@ -165,10 +165,10 @@ def _take_row_create(*, owner_id, shot_id, notify_group, spec, tier, quote: Take
             provider_job_id=source.provider_job_id, sandbox=source.sandbox, compiled_prompt=source.compiled_prompt,
             detail=f"reused take #{source.pk}'s video: the same model, prompt, seed and inputs (no charge)",
         )
+    take_stage_enqueue_on_commit(take.pk, Stage.SUBMIT)  # first of the after-commit work: the take starts moving
     take.reservation = take_credits_hold(take=take, amount=quote.hold_credits, budget_key=budget_key)
     take.save(update_fields=["reservation"])
     TakeEvent.objects.create(take=take, to_state=take.state, detail=f"{quote.hold_credits} credits held")
-    take_stage_enqueue_on_commit(take.pk, Stage.SUBMIT)
     return take
 
 

@@ -22,6 +22,7 @@ from jobs.media_urls import provider_media_url
 from jobs.models import Attempt, Take
 from jobs.pipeline.attempts import attempt_failed, poll_delay
 from jobs.pipeline.callbacks import callback_url_for
+from jobs.pipeline.enqueue import take_poll_now_task
 from jobs.pipeline.leases import Lease, take_leased
 from jobs.pipeline.orphans import attempt_resend_may_orphan, orphan_confirmed_record, orphan_suspected_record
 from jobs.pipeline.routing import take_reroute
@@ -61,7 +62,10 @@ def _take_submit(take_id: int, lease: Lease) -> None:
             attempt_failed(take, attempt, error, lease=lease)
             return
         attempt = _job_saved(take, attempt, status.job_id, compiled=request.prompt)
-    _generating(take, attempt, lease)
+        first_poll = poll_delay(model, polls=0, hint=status.poll_after_seconds)
+    else:
+        first_poll = poll_delay(model, polls=0)
+    _generating(take, attempt, lease, first_poll=first_poll)
 
 
 @transaction.atomic
@@ -94,10 +98,10 @@ def _job_saved(take: Take, attempt: Attempt, job_id: str, *, compiled: str) -> A
 
 
 @transaction.atomic
-def _generating(take: Take, attempt: Attempt, lease: Lease) -> None:
+def _generating(take: Take, attempt: Attempt, lease: Lease, *, first_poll: float) -> None:
     take_transition(take_id=take.pk, to_state=TakeState.GENERATING, detail=f"accepted by {take.provider_model.name}",
                     provider_job_id=attempt.provider_job_id, sandbox=is_sandbox(take.provider_model.api_family), lease=lease)
-    lease.hand_to(Stage.POLL, after=poll_delay(take.provider_model, polls=0))
+    lease.hand_to(Stage.POLL, after=first_poll)
 
 
 def _waits_for_provider(take: Take, lease: Lease) -> bool:
@@ -162,7 +166,7 @@ def _generation_request(take: Take, attempt: Attempt) -> GenerationRequest:
         duration_seconds=compiled.duration_seconds, aspect_ratio=take.aspect_ratio,
         idempotency_key=f"{take.public_id}-{attempt.number}", seed=take.seed, callback_url=callback,
         image_url=start, reference_image_urls=references if model.reference_images else (),
-        camera=spec.camera, title=spec.title,
+        camera=spec.camera, title=spec.title, notify_task=take_poll_now_task(take.pk) if adapter.notifies_by_task else None,
     )
 
 

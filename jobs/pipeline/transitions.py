@@ -9,6 +9,7 @@ from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition, LeaseLost
 from jobs.models import Take, TakeEvent
 from jobs.pipeline.leases import Lease, handover_seconds, lease_check, lease_seconds
+from jobs.pipeline.timing import media_work_gathered
 from jobs.states import TERMINAL_STATES, is_allowed
 
 NOTE_MAX_LENGTH = 500
@@ -40,8 +41,9 @@ def take_transition(*, take_id: int, to_state: str, detail: str = "", lease: Lea
         take.wake_at = now + timedelta(seconds=lease_seconds())
     for name, value in fields.items():
         setattr(take, name, value)
+    take.stage_seconds = {**take.stage_seconds, **media_work_gathered(take.pk)}
     take.save(update_fields=["state", "heartbeat_at", "recoveries", "deliveries", "finished_at", "wake_at",
-                             "lease_token", "throttled_since", "updated_at", *fields])
+                             "lease_token", "throttled_since", "stage_seconds", "updated_at", *fields])
     TakeEvent.objects.create(take=take, from_state=from_state, to_state=to_state, detail=detail[:NOTE_MAX_LENGTH])
     take_changed_publish_on_commit(group=take.notify_group, take_id=take.pk)
     return take

@@ -12,7 +12,6 @@ of rendering twice.
 """
 
 import base64
-import functools
 import hashlib
 import json
 import logging
@@ -22,7 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
 from celery import current_app
 from django.conf import settings
 from django.core.files import File
@@ -38,7 +36,9 @@ logger = logging.getLogger(__name__)
 RENDER_TASK = "providers.local_render"
 STATE_TTL_SECONDS = 2 * 24 * 3600
 RESTARTS_MAX = 2  # a renderer that dies three times on a job is not going to finish it
-CALLBACK_TIMEOUT_SECONDS = 5
+# The job's end is announced (notify_task); polls only make sure a lost announcement or a dead
+# renderer is noticed, so they can be sparse.
+SAFETY_POLL_SECONDS = 5.0
 
 
 def render_lease_seconds() -> float:
@@ -69,7 +69,6 @@ class StoredRequest:
     renderer: str  # "animatic", or a self-hosted pipeline kind ("wan", "ltx", …)
     queue: str
     generation: dict
-    callback_url: str = ""
 
 
 # --------------------------------------------------------------------------- the submitter's side
@@ -80,13 +79,14 @@ def render_submit(request: GenerationRequest, *, renderer: str, queue: str) -> J
     known = _state_read(job_id)
     if known or default_storage.exists(f"{_folder(job_id)}/video.mp4"):
         return render_status(job_id)  # the same attempt submitted again: adopt its job
-    stored = StoredRequest(renderer=renderer, queue=queue, generation=asdict(request), callback_url=request.callback_url or "")
+    stored = StoredRequest(renderer=renderer, queue=queue, generation=asdict(request))
     name = f"{_folder(job_id)}/request.json"
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(json.dumps(asdict(stored)).encode()))
     _state_write(job_id, state=JobState.QUEUED, progress=0, restarts=0, enqueued_at=time.time())
     _render_send(job_id, queue)
-    return JobStatus(job_id=job_id, state=JobState.QUEUED, raw_status="queued", progress=0)
+    return JobStatus(job_id=job_id, state=JobState.QUEUED, raw_status="queued", progress=0,
+                     poll_after_seconds=SAFETY_POLL_SECONDS)
 
 
 def render_status(job_id: str) -> JobStatus:
@@ -206,7 +206,7 @@ def render_run(*, job_id: str) -> None:
             lock.release()
         except LockError:
             pass  # it expired: whoever holds it now keeps it
-    _callback(job_id)
+    _notify(job_id)
 
 
 def _render_and_store(job_id: str, stored: StoredRequest) -> None:
@@ -300,21 +300,16 @@ def _images_written(asked: dict, folder: Path) -> tuple[Path, ...]:
     return tuple(paths)
 
 
-def _callback(job_id: str) -> None:
+def _notify(job_id: str) -> None:
     """Tell the submitter the job ended, as vendors do; if it cannot hear, its poll finds out."""
     stored, state = _stored_request(job_id), _state_read(job_id)
-    if not stored.callback_url or state.get("state") not in JobState.TERMINAL:
+    task = stored.generation.get("notify_task")
+    if not task or state.get("state") not in JobState.TERMINAL:
         return
     try:
-        _callback_client().post(stored.callback_url, json={"job_id": job_id, "state": state["state"]})
-    except httpx.HTTPError as error:
-        logger.info("render %s: callback not heard (%s); the poll will find it", job_id, error)
-
-
-@functools.lru_cache(maxsize=1)
-def _callback_client() -> httpx.Client:
-    """One client per render worker process: its connection to our web server is kept alive."""
-    return httpx.Client(timeout=CALLBACK_TIMEOUT_SECONDS)
+        current_app.send_task(task["name"], args=task.get("args", ()), kwargs=task.get("kwargs", {}), queue=task.get("queue"))
+    except Exception as error:  # the broker is away: the submitter's next poll finds the job ended
+        logger.info("render %s: could not say it ended (%s); the poll will find it", job_id, error)
 
 
 # --------------------------------------------------------------------------- storage and Redis

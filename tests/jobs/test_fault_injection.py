@@ -219,13 +219,16 @@ def killed_at(hold, workers):
     return take_request_and_kill
 
 
-def kill_while_evaluating(worker: subprocess.Popen, *, take_id: int) -> None:
-    """Kill the worker once it has taken the lease on the take's evaluation (take_evaluate's first
-    step): frozen (SIGSTOP) the moment the lease shows, checked to be still evaluating, then killed."""
-    def leased_for_evaluation() -> bool:
-        return Take.objects.filter(pk=take_id, state="evaluating").exclude(lease_token="").exists()
+def kill_while_evaluating(worker: subprocess.Popen, workers: "Workers", *, take_id: int) -> None:
+    """Kill the worker once its evaluation task holds the take's lease (take_evaluate's first step):
+    frozen (SIGSTOP) the moment that shows, checked to be still evaluating, then killed. (The
+    download stage keeps its own lease a moment after moving the take to evaluating: only a lease
+    seen after the evaluation task arrived is the evaluation's.)"""
+    def evaluation_leased() -> bool:
+        return ("jobs.take_evaluate[" in workers.log_of(worker)
+                and Take.objects.filter(pk=take_id, state="evaluating").exclude(lease_token="").exists())
 
-    wait_until(leased_for_evaluation, what="a worker taking the evaluation", timeout=60, interval=0.02)
+    wait_until(evaluation_leased, what="a worker taking the evaluation", timeout=60, interval=0.02)
     worker.send_signal(SIGSTOP)
     frozen_in = Take.objects.values_list("state", flat=True).get(pk=take_id)
     kill(worker)
@@ -386,7 +389,7 @@ def test_a_worker_killed_while_downloading_has_the_finished_video_fetched_again(
 def test_a_worker_killed_while_evaluating_is_evaluated_again_once_its_lease_lapses(runway, workers, creator, shot):
     first = workers.start()
     take = shot_take_request(user=creator, shot=shot)
-    kill_while_evaluating(first, take_id=take.pk)
+    kill_while_evaluating(first, workers, take_id=take.pk)
     killed = unacked_in_test_queues()  # the evaluation, and maybe the poll that queued it, finishing
     assert "jobs.take_evaluate" in killed.values()
     workers.start()

@@ -139,3 +139,20 @@ def test_reaper_fails_stalled_takes_and_releases_their_credits(catalog, creator,
     assert take.state == "failed" and "no progress for 10 minutes" in take.failure_reason
     assert Take.objects.get(pk=fresh.pk).state == "queued"
     assert CreditAccount.objects.get(user=creator).held == fresh.price_credits
+
+
+def test_an_urgent_poll_that_finds_another_poll_at_work_comes_back_in_a_moment(catalog, creator, shot, settings):
+    """The job announced its end while a scheduled poll held the take: that poll may have looked
+    just before the end, so the announced (urgent) poll tries again shortly instead of giving up."""
+    from jobs.pipeline.poll import take_poll
+    from jobs.pipeline.submit import take_submit
+    from tests.jobs.test_self_hosted_take import queued_messages
+
+    take = shot_take_request(user=creator, shot=shot)
+    take_submit(take_id=take.pk)
+    Take.objects.filter(pk=take.pk).update(lease_token="a-scheduled-poll", wake_at=timezone.now() + timedelta(seconds=15))
+    waiting = queued_messages(settings.CELERY_TASK_DEFAULT_QUEUE)
+    take_poll(take_id=take.pk, urgent=True)
+    assert queued_messages(settings.CELERY_TASK_DEFAULT_QUEUE) == waiting + 1
+    take_poll(take_id=take.pk)  # an ordinary poll leaves the take to the poll at work
+    assert queued_messages(settings.CELERY_TASK_DEFAULT_QUEUE) == waiting + 1
