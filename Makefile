@@ -14,8 +14,12 @@ ARGS ?=
 run: $(RUN_STAMP)
 	$(PY) -m studio.devstack run
 
+# The suite runs on every core (pytest-xdist); each test process has its own database, queues,
+# channel prefix and media folder (tests/settings.py), so they never meet.
+TEST_PROCESSES ?= auto
+
 test: $(TEST_STAMP) chromium
-	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest $(ARGS); \
+	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest -n $(TEST_PROCESSES) $(ARGS); \
 	code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests; that counts as a failure." >&2; fi; \
 	exit $$code
