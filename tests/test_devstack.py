@@ -152,19 +152,6 @@ def _assert_all_gone(children: dict[str, psutil.Process]) -> None:
     assert not alive, f"still running: {[' '.join(p.cmdline()) for p in alive]}"
 
 
-def test_run_serves_the_app_and_stops_everything_on_ctrl_c(tmp_path):
-    with _devstack_running(tmp_path) as (process, port, log):
-        children = _children_when_complete(process)
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=20)
-
-    output = log.read_text()
-    assert code == 0, output
-    assert "Demo login: username 'demo'" in output
-    assert f"Shotcraft is running at http://127.0.0.1:{port}" in output
-    _assert_all_gone(children)
-
-
 def _pipeline_worker(process: subprocess.Popen, port: int, *, other_than: int | None = None, timeout: float = 30) -> psutil.Process:
     """The supervisor's pipeline worker (`-n worker-<port>@…`), optionally one other than pid `other_than`."""
     deadline = time.monotonic() + timeout
@@ -179,7 +166,9 @@ def _pipeline_worker(process: subprocess.Popen, port: int, *, other_than: int | 
     pytest.fail(f"no pipeline worker (other than pid {other_than}) within {timeout} s")
 
 
-def test_run_restarts_a_child_that_dies_and_keeps_the_others(tmp_path):
+def test_run_serves_the_app_restarts_a_child_that_dies_and_stops_everything_on_ctrl_c(tmp_path):
+    """One devstack run (each costs seconds of setup): it serves the app, a child that dies comes
+    back while the others keep running, and Ctrl-C stops them all."""
     with _devstack_running(tmp_path) as (process, port, log):
         children = _children_when_complete(process)
         killed = _pipeline_worker(process, port)
@@ -193,6 +182,8 @@ def test_run_restarts_a_child_that_dies_and_keeps_the_others(tmp_path):
 
     output = log.read_text()
     assert code == 0, output
+    assert "Demo login: username 'demo'" in output
+    assert f"Shotcraft is running at http://127.0.0.1:{port}" in output
     assert f"worker exited unexpectedly with code {-signal.SIGKILL}; restarting it in 1 s" in output
     _assert_all_gone({**children, "restarted": restarted})
 

@@ -67,7 +67,8 @@ def test_while_redis_is_down_the_api_and_the_pages_answer_503(shot, api_headers,
 
 def test_while_the_database_is_unreachable_the_api_and_the_pages_answer_503(api_headers, session_cookies, tmp_path):
     nowhere = f"postgres://postgres@127.0.0.1:{free_port()}/shotcraft"
-    with (daphne_server(tmp_path / "daphne.log", DATABASE_URL=nowhere) as url,
+    # A request waits for a pooled connection up to the pool's timeout: one second is enough to wait here.
+    with (daphne_server(tmp_path / "daphne.log", DATABASE_URL=nowhere, DATABASE_POOL_TIMEOUT_SECONDS="1") as url,
           httpx.Client(base_url=url, cookies=session_cookies, timeout=60) as http):
         assert_unavailable_json(http.get("/api/projects", headers=api_headers))
         assert_unavailable_page(http.get("/"))
