@@ -36,9 +36,9 @@ logger = logging.getLogger(__name__)
 RENDER_TASK = "providers.local_render"
 STATE_TTL_SECONDS = 2 * 24 * 3600
 RESTARTS_MAX = 2  # a renderer that dies three times on a job is not going to finish it
-# The job's end is announced (notify_task); polls only make sure a lost announcement or a dead
-# renderer is noticed, so they can be sparse.
-SAFETY_POLL_SECONDS = 5.0
+# The job's end is announced (notify_task); polls carry its progress to the card, and make sure a
+# lost announcement or a dead renderer is noticed: every couple of seconds is enough for both.
+POLL_SECONDS = 2.0
 
 
 def render_lease_seconds() -> float:
@@ -86,7 +86,7 @@ def render_submit(request: GenerationRequest, *, renderer: str, queue: str) -> J
     _state_write(job_id, state=JobState.QUEUED, progress=0, restarts=0, enqueued_at=time.time())
     _render_send(job_id, queue)
     return JobStatus(job_id=job_id, state=JobState.QUEUED, raw_status="queued", progress=0,
-                     poll_after_seconds=SAFETY_POLL_SECONDS)
+                     poll_after_seconds=POLL_SECONDS)
 
 
 def render_status(job_id: str) -> JobStatus:
@@ -109,7 +109,8 @@ def _status_from(job_id: str, state: dict) -> JobStatus:
         kind = BadRequest if state.get("error_kind") == "BadRequest" else ProviderError
         error = kind(state.get("error", "The render failed."))
     return JobStatus(job_id=job_id, state=raw, raw_status=raw, progress=int(state.get("progress", 0)),
-                     output_url=f"{_folder(job_id)}/video.mp4" if raw == JobState.SUCCEEDED else None, error=error)
+                     output_url=f"{_folder(job_id)}/video.mp4" if raw == JobState.SUCCEEDED else None, error=error,
+                     poll_after_seconds=POLL_SECONDS)
 
 
 def _status_rebuilt(job_id: str) -> JobStatus:

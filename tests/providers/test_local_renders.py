@@ -42,7 +42,7 @@ def queued_tasks(queue: str) -> list[dict]:
 def test_a_job_is_queued_rendered_announced_and_fetched(notify_queue, settings, tmp_path):
     adapter = adapter_for("local_animatic")
     submitted = adapter.submit(request_for(notify_queue))
-    assert submitted.state == JobState.QUEUED and submitted.poll_after_seconds == renders.SAFETY_POLL_SECONDS
+    assert submitted.state == JobState.QUEUED and submitted.poll_after_seconds == renders.POLL_SECONDS
     assert adapter.status(submitted.job_id).state == JobState.QUEUED
 
     renders.render_run(job_id=submitted.job_id)  # what the render worker does with its task
