@@ -1,6 +1,6 @@
 """Test settings: the real settings, with isolation so tests never touch development data.
 
-Queue names and channel prefixes are unique per test run so a `make run` on the same Redis
+Queue names and channel prefixes are unique per test process so a `make run` on the same Redis
 never steals a test's tasks; media goes to a throwaway folder.
 """
 
@@ -8,10 +8,12 @@ import os
 import tempfile
 from pathlib import Path
 
+# Set, not defaulted: a pytest-xdist worker inherits the environment of the process that started
+# it, and two workers sharing a queue prefix run each other's tasks.
 _RUN = f"test{os.getpid()}"
-os.environ.setdefault("CELERY_QUEUE_PREFIX", f"{_RUN}-")
-os.environ.setdefault("CHANNELS_PREFIX", _RUN)
-os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="shotcraft-media-"))
+os.environ["CELERY_QUEUE_PREFIX"] = f"{_RUN}-"
+os.environ["CHANNELS_PREFIX"] = _RUN
+os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shotcraft-media-")
 
 from studio.config.settings import *  # noqa: E402,F403
 from studio.config.settings import DATABASES, MEDIA_ROOT  # noqa: E402
