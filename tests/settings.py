@@ -8,12 +8,20 @@ import os
 import tempfile
 from pathlib import Path
 
-# Set, not defaulted: a pytest-xdist worker inherits the environment of the process that started
-# it, and two workers sharing a queue prefix run each other's tasks.
-_RUN = f"test{os.getpid()}"
-os.environ["CELERY_QUEUE_PREFIX"] = f"{_RUN}-"
-os.environ["CHANNELS_PREFIX"] = _RUN
-os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shotcraft-media-")
+# One run per test process, shared with the processes it starts (workers, live servers, spawned
+# helpers), which inherit its environment. A pytest-xdist worker inherits the controller's
+# environment too, but must not share its run: two workers on one queue prefix run each other's
+# tasks. So a run belongs to one xdist worker id ("" outside xdist).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("SHOTCRAFT_TEST_RUN") and os.environ.get("SHOTCRAFT_TEST_RUN_WORKER") == _WORKER:
+    _RUN = os.environ["SHOTCRAFT_TEST_RUN"]
+else:
+    _RUN = f"test{os.getpid()}"
+    os.environ["SHOTCRAFT_TEST_RUN"] = _RUN
+    os.environ["SHOTCRAFT_TEST_RUN_WORKER"] = _WORKER
+    os.environ["CELERY_QUEUE_PREFIX"] = f"{_RUN}-"
+    os.environ["CHANNELS_PREFIX"] = _RUN
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shotcraft-media-")
 
 from studio.config.settings import *  # noqa: E402,F403
 from studio.config.settings import DATABASES, MEDIA_ROOT  # noqa: E402
