@@ -374,7 +374,9 @@ def test_a_worker_killed_while_downloading_has_the_finished_video_fetched_again(
     assert list(killed.values()) == ["jobs.take_poll"]
     workers.start()
     # The dead worker's lease on the take is still running: recovery waits until it has lapsed.
-    assert takes_recover()["restarted"] == 0
+    # (On a loaded machine the lease may already have run out by now; then there is nothing to wait for.)
+    if Take.objects.get(pk=take.pk).wake_at > timezone.now() + timedelta(seconds=1):
+        assert takes_recover()["restarted"] == 0
     assert recovered(take.pk)["restarted"] == 1
     take = wait_until_finished(take.pk)
     assert take.state == "ready", take.failure_reason
