@@ -7,9 +7,10 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 ARGS ?=
 
-.PHONY: run test bench clean chromium
+.PHONY: run test bench clean chromium nginx
 
 run: $(RUN_STAMP)
 	$(PY) -m studio.devstack run
@@ -18,7 +19,7 @@ run: $(RUN_STAMP)
 # channel prefix and media folder (tests/settings.py), so they never meet.
 TEST_PROCESSES ?= auto
 
-test: $(TEST_STAMP) chromium
+test: $(TEST_STAMP) chromium nginx
 	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest -n $(TEST_PROCESSES) $(ARGS); \
 	code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests; that counts as a failure." >&2; fi; \
@@ -58,4 +59,18 @@ chromium:
 	  echo "Browser tests need Debian's Chromium at $(CHROMIUM). Install it with:" >&2; \
 	  echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
 	  exit 1; \
+	fi
+
+# The scale-out test puts Debian's nginx in front of two daphnes, as docs/deploy.md does. Not
+# fatal: without nginx that one test fails and says how to install it; the rest still run.
+NGINX_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light
+nginx:
+	@test -x $(NGINX) && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's nginx for the scale-out test…"; \
+	  $(NGINX_INSTALL) >/dev/null 2>&1 || { apt-get update -q && $(NGINX_INSTALL); } \
+	    || echo "make test: could not install nginx; the scale-out test will fail." >&2; \
+	  service nginx stop >/dev/null 2>&1 || true; \
+	else \
+	  echo "The scale-out test needs Debian's nginx at $(NGINX): sudo apt-get install -y nginx-light" >&2; \
 	fi

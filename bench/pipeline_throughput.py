@@ -75,7 +75,9 @@ class ThroughputFigures:
         return (os.cpu_count() or 1) / self.media_cpu_per_take if self.media_cpu_per_take else 0.0
 
 
-def pipeline_throughput(bench_dir: Path, *, in_flight: int, seconds: float, noops: int, workers: int) -> ThroughputFigures:
+def pipeline_throughput(bench_dir: Path, *, in_flight: int, seconds: float, noops: int, workers: int,
+                        label: str = "flight") -> ThroughputFigures:
+    """`label` names this run's creators and logs, so that one bench process may run several."""
     with ExitStack() as stack:
         emulator_url = stack.enter_context(emulator_started(bench_dir / "emulator.log"))
         stack.enter_context(sandbox_family(FAMILY, emulator_url))
@@ -83,12 +85,12 @@ def pipeline_throughput(bench_dir: Path, *, in_flight: int, seconds: float, noop
         base_url = stack.enter_context(daphne_server(bench_dir / "daphne-callbacks.log"))
         limit = Plan.objects.get(slug=BUSIEST_PLAN).concurrency_limit or in_flight
         projects = [own[0].project for own in creators_with_shots(
-            math.ceil(in_flight / limit), prefix="bench-flight", plan_slug=BUSIEST_PLAN, credits=1_000_000, **TINY_CLIP)]
+            math.ceil(in_flight / limit), prefix=f"bench-{label}", plan_slug=BUSIEST_PLAN, credits=1_000_000, **TINY_CLIP)]
         flight = TakeFlight(projects)
         with ExitStack() as worker_stack:
             for index in range(workers):
                 worker_stack.enter_context(celery_worker(
-                    bench_dir / f"worker-throughput-{index}.log", PUBLIC_BASE_URL=base_url,
+                    bench_dir / f"worker-{label}-{index}.log", PUBLIC_BASE_URL=base_url,
                     CELERY_RESULT_BACKEND=os.environ["CELERY_RESULT_BACKEND"]))
             noops_per_second = celery_noops_per_second(noops)
             alone = [flight.one_alone() for _ in range(WARM_UP_TAKES)]

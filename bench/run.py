@@ -382,6 +382,21 @@ def throughput_section(arguments: argparse.Namespace) -> None:
     throughput_print(figures, **sizes)
 
 
+def scale_out_section(arguments: argparse.Namespace) -> None:
+    """The throughput section's load on one worker process, then on two, side by side (issue #17)."""
+    sizes = {"in_flight": arguments.in_flight, "seconds": arguments.flight_seconds}
+    rates = {workers: pipeline_throughput(BENCH_DIR, noops=arguments.noop_tasks, workers=workers,
+                                          label=f"scale{workers}", **sizes).takes_per_second
+             for workers in (1, 2)}
+    print(f"Scale-out: worker processes (2 threads each) sharing one queue, {sizes['in_flight']} takes in flight for "
+          f"{sizes['seconds']:.0f} s, on {os.cpu_count()} cores")
+    for workers, rate in rates.items():
+        print(f"  {workers} worker{'s' if workers > 1 else ' '}         {rate:8.2f} takes/s")
+    gain = rates[2] / rates[1] if rates[1] else 0.0
+    print(f"  two ÷ one         {gain:8.2f}x   (bounded by the cores: media work is CPU; tests/test_scale_out.py "
+          "shows the processes share the work without doing any twice)\n")
+
+
 def push_section(arguments: argparse.Namespace) -> None:
     sizes = {"sockets": arguments.sockets, "per_project": arguments.sockets_per_project}
     figures = websocket_push(BENCH_DIR, events=arguments.push_events, **sizes)
@@ -393,7 +408,8 @@ def faults_section(arguments: argparse.Namespace) -> None:
 
 
 SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
-            "requests": requests_section, "throughput": throughput_section, "push": push_section,
+            "requests": requests_section, "throughput": throughput_section, "scale": scale_out_section,
+            "push": push_section,
             "faults": faults_section}
 
 

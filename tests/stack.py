@@ -1,4 +1,4 @@
-"""Real processes for end-to-end tests: daphne (HTTP + websockets) and a Celery worker.
+"""Real processes for end-to-end tests: daphne (HTTP + websockets), Celery workers and beat.
 
 They run against the test database that pytest-django created, with the same media folder,
 Redis, queue names and channel prefix as the test process.
@@ -73,8 +73,8 @@ def worker_queues() -> tuple[str, ...]:
 
 
 @contextmanager
-def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, **extra_env: str):
-    command = [sys.executable, "-m", "celery", "-A", "studio.config", "worker", "--loglevel=INFO",
+def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, name: str = "worker", **extra_env: str):
+    command = [sys.executable, "-m", "celery", "-A", "studio.config", "worker", "--loglevel=INFO", "-n", f"{name}@%h",
                "--pool=threads", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
                "-Q", ",".join(queues or worker_queues())]
     with log_path.open("w") as log:
@@ -88,13 +88,33 @@ def celery_worker(log_path: Path, queues: tuple[str, ...] | None = None, **extra
 
 @contextmanager
 def daphne_server(log_path: Path, **extra_env: str):
+    with daphne_process(log_path, **extra_env) as (url, _):
+        yield url
+
+
+@contextmanager
+def daphne_process(log_path: Path, **extra_env: str):
+    """(its URL, the process), for tests that kill a daphne."""
     port = free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, process)
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", process
+        finally:
+            _stop(process)
+
+
+@contextmanager
+def celery_beat(log_path: Path, **extra_env: str):
+    command = [sys.executable, "-m", "celery", "-A", "studio.config", "beat", "--loglevel=INFO",
+               "--schedule", str(log_path.with_suffix(".schedule"))]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=stack_env(**extra_env), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_log(log_path, "beat: Starting", process)
+            yield process
         finally:
             _stop(process)
 
