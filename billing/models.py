@@ -79,6 +79,12 @@ class Reservation(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     reference = models.CharField(max_length=100, unique=True, help_text="What the credits are held for, e.g. take:42")
     budget_key = models.CharField(max_length=64, blank=True, db_index=True, help_text="Budget it counts against, e.g. project:7")
+    # What was charged for, recorded at capture, so billing's reports need no other app's rows.
+    provider = models.CharField(max_length=120, blank=True, help_text="Who rendered what was charged (set at capture)")
+    tier = models.CharField(max_length=16, blank=True, help_text="The tier charged for, e.g. draft, final (set at capture)")
+    provider_cost_usd_micros = models.PositiveBigIntegerField(
+        default=0, help_text="What the provider charged us, in millionths of a US dollar (set at capture)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,15 +1,13 @@
 """Read-only reports over credits: spend charts for creators, margin and reconciliation for ops.
 
-Spend by provider and margins need to know which provider rendered a charged take. That lives on
-`jobs.Take`, which billing must not import, so these reports read it through the app
-registry by label (read-only; billing never writes jobs' rows).
+Spend by provider and margins need to know which provider rendered a charged take and what it
+cost us: a reservation records both when it is captured, so billing reads only its own rows.
 """
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce, TruncDate
@@ -45,18 +43,17 @@ def credit_spend_by_day(*, user_id: int, days: int = 30, today: date | None = No
     return _bars([((start + timedelta(n)).strftime("%b %-d"), spent.get(start + timedelta(n), 0)) for n in range(days)])
 
 
-def _charged_takes():
-    Take = apps.get_model("jobs", "Take")
-    return Take.objects.filter(reservation__state=Reservation.State.CAPTURED)
+def _captured_reservations():
+    return Reservation.objects.filter(state=Reservation.State.CAPTURED)
 
 
 def credit_spend_by_provider(*, user_id: int, days: int = 30) -> list[Bar]:
     since = timezone.now() - timedelta(days=days)
     rows = (
-        _charged_takes().filter(owner_id=user_id, reservation__resolved_at__gte=since, reservation__refund__isnull=True)
-        .values("provider_model__name").annotate(credits=Sum("reservation__captured_amount")).order_by("-credits")
+        _captured_reservations().filter(account__user_id=user_id, resolved_at__gte=since, refund__isnull=True)
+        .values("provider").annotate(credits=Sum("captured_amount")).order_by("-credits")
     )
-    return _bars([(row["provider_model__name"] or "Unknown", row["credits"] or 0) for row in rows])
+    return _bars([(row["provider"] or "Unknown", row["credits"] or 0) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -84,18 +81,18 @@ def margin_report(*, start: datetime, end: datetime) -> list[MarginRow]:
     for takes charged in [start, end). Refunded takes earn nothing but the provider was still paid;
     so were the vendor jobs nobody is charged for, which add cost with no revenue."""
     rows = (
-        _charged_takes().filter(reservation__resolved_at__gte=start, reservation__resolved_at__lt=end)
-        .values("provider_model__name", "tier")
-        .annotate(takes=Count("pk"), charged=Coalesce(Sum("reservation__captured_amount"), 0),
-                  refunded=Coalesce(Sum("reservation__refund__amount"), 0),
+        _captured_reservations().filter(resolved_at__gte=start, resolved_at__lt=end)
+        .values("provider", "tier")
+        .annotate(takes=Count("pk"), charged=Coalesce(Sum("captured_amount"), 0),
+                  refunded=Coalesce(Sum("refund__amount"), 0),
                   cost=Coalesce(Sum("provider_cost_usd_micros"), 0))  # refunded takes still cost us
-        .order_by("provider_model__name", "tier")
+        .order_by("provider", "tier")
     )
     value = settings.CREDIT_VALUE_USD_DECIMAL
     report = {}
     for row in rows:
         net = row["charged"] - row["refunded"]
-        provider = row["provider_model__name"] or "Unknown"
+        provider = row["provider"] or "Unknown"
         report[provider, row["tier"]] = MarginRow(
             provider=provider, tier=row["tier"], takes=row["takes"], charged_credits=net, refunded_credits=row["refunded"],
             charged_usd=net * value, provider_cost_usd=Decimal(row["cost"]) / USD_MICROS,

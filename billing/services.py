@@ -155,8 +155,11 @@ def _locked_open_reservation(reservation_id: int) -> tuple[CreditAccount, Reserv
 
 
 @transaction.atomic
-def credits_capture(*, reservation_id: int, amount: int) -> LedgerEntry | None:
-    """Charge up to the reserved amount and free the hold. A repeat is a no-op."""
+def credits_capture(
+    *, reservation_id: int, amount: int, provider: str = "", tier: str = "", provider_cost_usd_micros: int = 0,
+) -> LedgerEntry | None:
+    """Charge up to the reserved amount and free the hold, noting what was charged for (the
+    provider, tier and what the provider cost us, for the margin reports). A repeat is a no-op."""
     locked = _locked_open_reservation(reservation_id)
     if locked is None:
         return None
@@ -166,7 +169,9 @@ def credits_capture(*, reservation_id: int, amount: int) -> LedgerEntry | None:
     reservation.state = Reservation.State.CAPTURED
     reservation.captured_amount = amount
     reservation.resolved_at = timezone.now()
-    reservation.save(update_fields=["state", "captured_amount", "resolved_at"])
+    reservation.provider, reservation.tier = provider[:120], tier
+    reservation.provider_cost_usd_micros = provider_cost_usd_micros
+    reservation.save(update_fields=["state", "captured_amount", "resolved_at", "provider", "tier", "provider_cost_usd_micros"])
     return _append(
         account, kind=LedgerEntry.Kind.CAPTURE, amount=-amount, held=-reservation.amount,
         reservation=reservation, reason=reservation.reference,

@@ -68,11 +68,19 @@ def take_credits_hold(*, take: Take, amount: int, budget_key: str = "") -> Reser
     return credits_reserve(user_id=take.owner_id, amount=amount, reference=f"take:{take.public_id}", budget_key=budget_key)
 
 
+def take_credits_capture(take: Take) -> None:
+    """Charge the take's price, recording who rendered it and what they cost us (billing's reports read these)."""
+    model = take.provider_model
+    credits_capture(reservation_id=take.reservation_id, amount=take.price_credits,
+                    provider=model.name if model else "", tier=take.tier,
+                    provider_cost_usd_micros=take.provider_cost_usd_micros)
+
+
 @transaction.atomic
 def take_succeed(*, take_id: int, evaluation: dict, lease: Lease | None = None) -> None:
     take = take_transition(take_id=take_id, to_state=TakeState.READY, detail="passed every check",
                            evaluation=evaluation, progress=100, lease=lease)
-    credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
+    take_credits_capture(take)
     if take.batch:  # a new score may change which take of a best-of-N batch is best
         for sibling_id in Take.objects.filter(batch=take.batch).exclude(pk=take.pk).values_list("pk", flat=True):
             take_changed_publish_on_commit(group=take.notify_group, take_id=sibling_id)
@@ -119,7 +127,7 @@ def take_fail_check(*, take_id: int, evaluation: dict, lease: Lease | None = Non
         return
     check, reason = evaluation_failed_check(evaluation)
     detail = f"failed check {check}: {reason}"
-    credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
+    take_credits_capture(take)
     refund_for = credits_refund_safety_blocked if check == "safety" else credits_refund_broken_output
     refund = refund_for(reservation_id=take.reservation_id, detail=detail[:255])
     take_transition(take_id=take_id, to_state=TakeState.FAILED, detail=detail, evaluation=evaluation, lease=lease,

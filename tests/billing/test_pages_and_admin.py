@@ -11,7 +11,8 @@ from django.urls import reverse
 from billing.models import CreditAccount, LedgerEntry, Plan, Refund
 from billing.purchases import purchase_test_checkout
 from billing.reports import credit_spend_by_day, credit_spend_by_provider, margin_report
-from billing.services import credits_capture, credits_reserve
+from billing.services import credits_reserve
+from jobs.pipeline.settle import take_credits_capture
 from studio.services.takes import shot_take_request
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def ops_client(client):
 @pytest.fixture
 def charged_take(catalog, creator, shot):
     take = shot_take_request(user=creator, shot=shot)
-    credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
+    take_credits_capture(take)  # as the pipeline charges a ready take: the reservation notes provider, tier, cost
     take.refresh_from_db()
     return take
 
@@ -80,6 +81,12 @@ def test_spend_reports(creator, charged_take):
     assert len(by_day) == 7 and by_day[-1].credits == charged_take.price_credits and by_day[-1].percent == 100
     assert [(bar.label, bar.credits) for bar in credit_spend_by_provider(user_id=creator.pk)] == [
         (charged_take.provider_model.name, charged_take.price_credits)]
+
+
+def test_a_captured_reservation_records_what_it_charged_for(charged_take):
+    reservation = charged_take.reservation
+    assert (reservation.provider, reservation.tier, reservation.provider_cost_usd_micros) == (
+        charged_take.provider_model.name, "draft", charged_take.provider_cost_usd_micros)
 
 
 def test_margin_report_nets_refunds_but_keeps_their_cost(creator, charged_take, settings):
