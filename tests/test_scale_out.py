@@ -15,8 +15,8 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from decimal import Decimal
 from contextlib import ExitStack, contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import boto3

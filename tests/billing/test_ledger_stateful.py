@@ -12,10 +12,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
 from billing.exceptions import BillingError, InsufficientCredits
-from billing.models import CreditAccount, CreditPack, Plan, LedgerEntry, Reservation
+from billing.models import CreditAccount, CreditPack, LedgerEntry, Plan, Reservation
 from billing.purchases import purchase_test_checkout
 from billing.selectors import credit_accounts_out_of_balance
-from billing.services import credit_account_plan_set, credits_capture, credits_grant, credits_refund, credits_release, credits_reserve
+from billing.services import (
+    credit_account_plan_set,
+    credits_capture,
+    credits_grant,
+    credits_refund,
+    credits_release,
+    credits_reserve,
+)
 
 _users = itertools.count()
 

@@ -13,7 +13,11 @@ from billing.plans import plan_markup
 from billing.pricing import take_price_credits
 from billing.selectors import credit_account_summary
 from billing.services import (
-    credit_account_plan_set, credits_capture, credits_release, credits_reserve, spend_budget_set,
+    credit_account_plan_set,
+    credits_capture,
+    credits_release,
+    credits_reserve,
+    spend_budget_set,
 )
 from jobs.pipeline.quote import take_credits_for_cost
 from tests.factories import creator_create

@@ -5,7 +5,11 @@ from billing.exceptions import BillingError
 from billing.models import CreditAccount, LedgerEntry, Refund
 from billing.selectors import credit_accounts_out_of_balance
 from billing.services import (
-    credits_capture, credits_refund, credits_refund_broken_output, credits_refund_safety_blocked, credits_reserve,
+    credits_capture,
+    credits_refund,
+    credits_refund_broken_output,
+    credits_refund_safety_blocked,
+    credits_reserve,
 )
 from tests.factories import creator_create
 

@@ -11,7 +11,6 @@ import pytest
 from providers.adapters import standard_webhooks
 from providers.adapters.openai_videos import OpenAIVideosAdapter, create_fields
 from providers.base import (
-    AuthenticationFailed,
     BadRequest,
     ContentPolicyRejected,
     GenerationRequest,

@@ -10,15 +10,12 @@ import pytest
 
 from providers.adapters.runway import RunwayAdapter
 from providers.base import (
-    AuthenticationFailed,
     BadRequest,
     ContentPolicyRejected,
     GenerationRequest,
-    InsufficientVendorCredit,
     JobState,
     MultiShotSegment,
     ProviderError,
-    RateLimited,
     TransientProviderError,
     WebhookRejected,
 )

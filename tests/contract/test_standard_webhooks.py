@@ -5,7 +5,7 @@ import json
 
 import pytest
 from openai.lib._webhooks import webhook_signature_matches
-from replicate.webhook import WebhookSigningSecret, Webhooks
+from replicate.webhook import Webhooks, WebhookSigningSecret
 
 from providers.adapters import standard_webhooks
 from providers.base import WebhookRejected

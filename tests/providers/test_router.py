@@ -3,7 +3,15 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.router import CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN, ProviderHealth, RouteCandidate, RouteNeeds, route_plan
+from providers.router import (
+    CIRCUIT_CLOSED,
+    CIRCUIT_HALF_OPEN,
+    CIRCUIT_OPEN,
+    ProviderHealth,
+    RouteCandidate,
+    RouteNeeds,
+    route_plan,
+)
 
 ASPECTS = ["16:9", "9:16", "1:1", "4:3"]
 RESOLUTIONS = ["480p", "720p", "1080p"]

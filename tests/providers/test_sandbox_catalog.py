@@ -4,12 +4,9 @@ This is where the catalog's figures, the prompt compiler, each adapter and each 
 agree: durations, aspect ratios, model ids and the image inputs the row claims.
 """
 
-import json
-from pathlib import Path
 
 import pytest
 
-from jobs.models import Take
 from providers.catalog import catalog_defaults_read
 from providers.emulators.sandbox import EMULATORS, emulator_create
 from providers.models import ProviderModel
