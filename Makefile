@@ -40,7 +40,7 @@ lint: $(TEST_STAMP)
 # Resolve pyproject.toml's ranges afresh in a throwaway virtualenv and pin what it installed.
 # Exact pins of selfhosted (torch's CPU build) carry over; torchvision must never appear.
 LOCK_VENV := var/lock-venv
-lock: | $(PY)
+lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[$(DEV_EXTRAS)]"
 	@{ echo "# Exact versions of every package Shotcraft installs (runtime and the $(DEV_EXTRAS) extras)."; \

@@ -1,4 +1,4 @@
-"""Addresses a vendor can fetch our reference images from, valid for a day and signed.
+"""Addresses a vendor can fetch our reference images (and finals to upscale) from, valid for a day and signed.
 
 With S3 storage the bucket's own presigned URL is used; with local storage the app serves the
 file itself behind a signed token, so private media is never listed or guessable.
@@ -12,7 +12,7 @@ from django.urls import reverse
 
 SALT = "provider-media"
 MAX_AGE_SECONDS = 24 * 3600
-SHAREABLE_PREFIX = "references/"
+SHAREABLE_PREFIX = ("references/", "takes/final/")  # a final's video goes to the upscaler
 
 
 def provider_media_url(storage_name: str) -> str:

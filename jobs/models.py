@@ -33,6 +33,7 @@ class Take(models.Model):
         RENDER_FINAL = "render_final", "Final render of a draft"
         OTHER_PROVIDER = "other_provider", "Another provider after a refusal"
         REGENERATION = "regeneration", "Regenerated after a failed check"
+        UPSCALE = "upscale", "Upscale of an approved final"
 
     class Regeneration(models.TextChoices):
         REQUESTED = "requested", "Replacement requested"
@@ -49,7 +50,8 @@ class Take(models.Model):
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.REQUEST)
     source_take = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups",
-        help_text="The draft a final renders, or the take this one replaces (refused, failed a check)",
+        help_text="The draft a final renders, the final an upscale enlarges, or the take this one replaces "
+                  "(refused, failed a check)",
     )
     batch = models.UUIDField(null=True, blank=True, db_index=True, help_text="Takes of one best-of-N request")
     cache_key = models.CharField(max_length=64, blank=True, db_index=True,
@@ -138,7 +140,8 @@ class Take(models.Model):
             models.CheckConstraint(condition=Q(state__in=[s.value for s in TakeState]), name="take_state_valid"),
             models.CheckConstraint(condition=Q(tier__in=["draft", "final"]), name="take_tier_valid"),
             models.CheckConstraint(condition=Q(review__in=["pending", "approved", "rejected"]), name="take_review_valid"),
-            models.CheckConstraint(condition=Q(origin__in=["request", "best_of", "render_final", "other_provider", "regeneration"]),
+            models.CheckConstraint(condition=Q(origin__in=["request", "best_of", "render_final", "other_provider", "regeneration",
+                                                                 "upscale"]),
                                    name="take_origin_valid"),
             models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="take_duration_positive"),
         ]

@@ -14,7 +14,7 @@ class ProviderPriceInline(admin.TabularInline):
 class ProviderModelAdmin(admin.ModelAdmin):
     list_display = ("name", "vendor", "api_family", "tier", "enabled", "status", "max_duration_seconds", "p50_latency_seconds")
     change_list_template = "admin/providers/providermodel/change_list.html"
-    list_filter = ("tier", "enabled", "vendor", "api_family", "native_audio", "image_to_video")
+    list_filter = ("tier", "enabled", "vendor", "api_family", "native_audio", "image_to_video", "video_upscale")
     search_fields = ("slug", "name", "vendor")
     list_editable = ("enabled",)
     inlines = [ProviderPriceInline]

@@ -113,6 +113,7 @@ class GenerationRequest:
     image_url: str | None = None  # start frame: an https URL or a data: URL
     end_image_url: str | None = None
     reference_image_urls: tuple[str, ...] = ()
+    video_url: str | None = None  # for upscalers: the finished video to upscale (an https URL or a data: URL)
     multi_shot: tuple[MultiShotSegment, ...] = ()
     callback_url: str | None = None  # where the vendor should POST status changes, when it can
     # The shot's own words, for renderers that read them rather than a prompt (our animatic).

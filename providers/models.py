@@ -28,6 +28,10 @@ class ProviderModel(models.Model):
     start_end_frames = models.BooleanField(default=False)
     multi_shot = models.BooleanField(default=False, help_text="Several prompted shots in one generation")
     negative_prompt = models.BooleanField(default=False, help_text="Takes a separate negative prompt")
+    video_upscale = models.BooleanField(
+        default=False, help_text="An upscaler: takes a finished video and returns it at a higher resolution. "
+                                 "Routed only for upscales, never to generate a take",
+    )
     quality_score = models.PositiveSmallIntegerField(default=50, help_text="0–100; finals prefer higher")
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     max_concurrency = models.PositiveIntegerField(null=True, blank=True)

@@ -27,6 +27,7 @@ class RouteNeeds:
     latency_target_seconds: int | None = None  # compared with the provider's p90
     allowed_regions: tuple[str, ...] = ()  # empty allows every region
     avoided_slugs: tuple[str, ...] = ()  # the creator asked for another provider (e.g. after a policy refusal)
+    upscale: bool = False  # upscale a finished video: only upscalers can, and they can do nothing else
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RouteCandidate:
     reference_images: bool = False
     quality_score: int = 50
     region: str = ""
+    video_upscale: bool = False
     health: ProviderHealth = field(default_factory=ProviderHealth)
 
 
@@ -87,6 +89,8 @@ def _capability_reason(needs: RouteNeeds, c: RouteCandidate) -> str | None:
         return "not configured"
     if c.usd_micros_per_second is None:
         return "no price in force"
+    if c.video_upscale != needs.upscale:
+        return "an upscaler: it only upscales finished videos" if c.video_upscale else "does not upscale videos"
     if c.tier not in needs.tiers:
         return f"{c.tier} tier, {' or '.join(needs.tiers)} wanted"
     if needs.duration_seconds > c.max_duration_seconds:
@@ -105,7 +109,7 @@ def _capability_reason(needs: RouteNeeds, c: RouteCandidate) -> str | None:
 def _input_reason(needs: RouteNeeds, c: RouteCandidate) -> str | None:
     if needs.needs_image_to_video and not c.image_to_video:
         return "image-to-video: not supported"
-    if not c.text_to_video and not (needs.has_start_image or needs.needs_image_to_video):
+    if not c.text_to_video and not needs.upscale and not (needs.has_start_image or needs.needs_image_to_video):
         return "image-to-video only: the shot has no reference image"
     if needs.needs_reference_images and not c.reference_images:
         return "references: no reference images"

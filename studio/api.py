@@ -196,6 +196,23 @@ def take_final_create(request, take_id: int):
     return _created_or_replayed(take, started=started)
 
 
+@takes_router.get("/takes/{int:take_id}/upscale/quote", response={200: QuoteOut, **NOT_FOUND, 409: ErrorOut, 422: UnprocessableOut})
+def take_upscale_quote(request, take_id: int):
+    """What upscaling this approved final would cost, on which upscaler."""
+    take = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    return _quote_out(take_services.take_upscale_quote(final=take))
+
+
+@takes_router.post("/takes/{int:take_id}/upscale", response=TAKE_REQUEST_ANSWERS, openapi_extra=IDEMPOTENCY_KEY_DOC)
+def take_upscale_create(request, take_id: int):
+    """Upscale an approved final: a new final-tier take (origin `upscale`, `source_take` the final), charged when ready."""
+    key = _idempotency_key(request)
+    final = selectors.take_get_for_user(user=request.auth, take_id=take_id)
+    started = timezone.now()
+    take = take_services.take_upscale(user=request.auth, final=final, idempotency_key=key)
+    return _created_or_replayed(take, started=started)
+
+
 @takes_router.post("/takes/{int:take_id}/other-provider", response=TAKE_REQUEST_ANSWERS, openapi_extra=IDEMPOTENCY_KEY_DOC)
 def take_other_provider_create(request, take_id: int):
     """After a content-policy refusal: the same request again, on a provider other than the one(s) that refused."""

@@ -27,5 +27,6 @@ urlpatterns = [
     path("takes/<int:take_id>/reject/", takes.take_reject_view, name="take-reject"),
     path("takes/<int:take_id>/cancel/", takes.take_cancel_view, name="take-cancel"),
     path("takes/<int:take_id>/final/", takes.take_final_view, name="take-final"),
+    path("takes/<int:take_id>/upscale/", takes.take_upscale_view, name="take-upscale"),
     path("takes/<int:take_id>/other-provider/", takes.take_other_provider_view, name="take-other-provider"),
 ]

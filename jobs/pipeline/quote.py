@@ -75,6 +75,7 @@ def _route_candidate(model: ProviderModel, price: ProviderPrice | None, configur
         aspect_ratios=tuple(model.aspect_ratios), image_to_video=model.image_to_video,
         text_to_video=model.text_to_video, resolutions=tuple(model.resolutions), native_audio=model.native_audio,
         reference_images=model.reference_images, quality_score=model.quality_score, region=model.region,
+        video_upscale=model.video_upscale,
         usd_micros_per_second=price.usd_micros_per_second if price else None,
         p50_latency_seconds=model.p50_latency_seconds, p90_latency_seconds=model.p90_latency_seconds,
         health=health or ProviderHealth(),
@@ -95,10 +96,10 @@ def _route_candidates(*, today, with_audio: bool) -> tuple[list[RouteCandidate],
     return candidates, rows
 
 
-def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...] = ()) -> RouteNeeds:
+def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...] = (), upscale: bool = False) -> RouteNeeds:
     return RouteNeeds(
         **TIER_ROUTING[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
-        has_start_image=bool(spec.input_image_names), avoided_slugs=avoided_slugs,
+        has_start_image=bool(spec.input_image_names), avoided_slugs=avoided_slugs, upscale=upscale,
     )
 
 
@@ -116,13 +117,16 @@ def fresh_seed() -> int:
     return secrets.randbelow(SEED_RANGE)
 
 
-def take_cache_key(*, model_slug: str, compiled: CompiledPrompt, spec: ShotSpec, seed: int) -> str:
-    """Model, compiled prompt, parameters, seed and the hashes of every input image."""
+def take_cache_key(*, model_slug: str, compiled: CompiledPrompt, spec: ShotSpec, seed: int, source_video_name: str = "") -> str:
+    """Model, compiled prompt, parameters, seed and the hashes of every input image (and of the
+    video an upscaler is given)."""
     payload = {
         "model": model_slug, "prompt": compiled.text, "negative": compiled.negative, "compiler": compiled.version,
         "duration_seconds": spec.duration_seconds, "aspect_ratio": spec.aspect_ratio, "camera": spec.camera,
         "seed": seed, "inputs": [reference_hash(name)["sha256"] for name in spec.input_image_names],
     }
+    if source_video_name:
+        payload["source_video"] = reference_hash(source_video_name)["sha256"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -135,14 +139,15 @@ def cached_take_for(*, owner_id: int, cache_key: str) -> Take | None:
 
 def take_quote(
     *, spec: ShotSpec, tier: str, owner_id: int | None = None, seed: int | None = None, fresh: bool = False,
-    avoided_slugs: tuple[str, ...] = (),
+    avoided_slugs: tuple[str, ...] = (), upscale_of: Take | None = None,
 ) -> TakeQuote:
     """Which provider would render this spec, and what it costs the creator, without side effects.
 
     Unless `fresh`, an unchanged request gets the same seed, and the creator's stored output of
-    exactly that request is offered for reuse instead of paying again.
+    exactly that request is offered for reuse instead of paying again. `upscale_of` quotes an
+    upscaler for that take's video instead of a model that generates one.
     """
-    needs = route_needs_for(spec=spec, tier=tier, avoided_slugs=avoided_slugs)
+    needs = route_needs_for(spec=spec, tier=tier, avoided_slugs=avoided_slugs, upscale=upscale_of is not None)
     candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
     plan = route_plan(needs, candidates)
     if plan.first is None:
@@ -155,7 +160,8 @@ def take_quote(
     hold = price_for(usd_micros_per_second=max(covered))  # the price only grows with the provider's cost
     compiled = prompt_compile(spec)
     seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
-    cache_key = take_cache_key(model_slug=provider_model.slug, compiled=compiled, spec=spec, seed=seed)
+    cache_key = take_cache_key(model_slug=provider_model.slug, compiled=compiled, spec=spec, seed=seed,
+                               source_video_name=upscale_of.video.name if upscale_of else "")
     cached = cached_take_for(owner_id=owner_id, cache_key=cache_key) if owner_id and not fresh else None
     return TakeQuote(
         plan=plan, provider_model=provider_model, price=price, credits=credits, hold_credits=hold,

@@ -38,6 +38,9 @@ def take_regenerate(*, take_id: int) -> Take | None:
     take = Take.objects.select_related("reservation", "provider_model").get(pk=take_id)
     if not take_failed_a_check(take) or take.regeneration == Take.Regeneration.DECLINED:
         return None
+    if take.origin == Take.Origin.UPSCALE:  # a new seed changes nothing for an upscaler; the creator decides
+        _not_regenerated(take, "an upscale is not repeated automatically")
+        return None
     chain = regeneration_chain(take)
     if len(chain) - 1 >= settings.TAKE_REGENERATIONS:
         _not_regenerated(take, f"its {settings.TAKE_REGENERATIONS} automatic regenerations are used up")

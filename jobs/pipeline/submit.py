@@ -37,6 +37,8 @@ from providers.registry import adapter_for, is_sandbox
 SUBMIT_STATES = (TakeState.QUEUED, TakeState.ROUTING, TakeState.SUBMITTING)
 # Vendors that take images only as URLs they fetch (Luma), or cap inline data very low (Replicate).
 FETCHES_IMAGES_BY_URL = frozenset({"luma", "replicate"})
+# A video to upscale travels inline up to this size (Runway documents data URIs up to 5 MB), else by signed URL.
+INLINE_VIDEO_MAX_BYTES = 3 * 1024 * 1024  # 3 MB of file is 4 MB once base64-encoded
 CONCURRENCY_RECHECK_SECONDS = 5
 
 
@@ -157,7 +159,7 @@ def _generation_request(take: Take, attempt: Attempt) -> GenerationRequest:
     adapter = adapter_for(model.api_family)
     callback = callback_url_for(family=model.api_family, take=take, attempt=attempt.number) if adapter.supports_callbacks else None
     as_url = provider_media_url if model.api_family in FETCHES_IMAGES_BY_URL else _image_data_url
-    names = spec.input_image_names[:4] if compiled.use_reference_images else ()
+    names = spec.input_image_names[:4] if compiled.use_reference_images and not model.video_upscale else ()
     images = tuple(as_url(name) for name in names)
     references = images[1:] if spec.start_frame_name else images
     start = as_url(start_frame_fitted(names[0], take.aspect_ratio)) if names and model.image_to_video else None
@@ -167,7 +169,17 @@ def _generation_request(take: Take, attempt: Attempt) -> GenerationRequest:
         idempotency_key=f"{take.public_id}-{attempt.number}", seed=take.seed, callback_url=callback,
         image_url=start, reference_image_urls=references if model.reference_images else (),
         camera=spec.camera, title=spec.title, notify_task=take_poll_now_task(take.pk) if adapter.notifies_by_task else None,
+        video_url=_upscale_source_url(take) if model.video_upscale else None,
     )
+
+
+def _upscale_source_url(take: Take) -> str:
+    """The video an upscale enlarges: its source final's, inline when small, else a signed link."""
+    video = Take.objects.get(pk=take.source_take_id).video
+    if video.size > INLINE_VIDEO_MAX_BYTES:
+        return provider_media_url(video.name)
+    with video.open("rb") as handle:
+        return f"data:video/mp4;base64,{base64.b64encode(handle.read()).decode()}"
 
 
 def start_frame_fitted(storage_name: str, aspect_ratio: str) -> str:

@@ -1,7 +1,7 @@
 """Runway API (api.dev.runwayml.com) through the official `runwayml` SDK.
 
 Submit with POST /v1/text_to_video or /v1/image_to_video (chosen by whether the request has a
-start frame), poll GET /v1/tasks/{id}, cancel with DELETE /v1/tasks/{id}. Runway has no
+start frame), or POST /v1/video_upscale for an upscaler (the video in `videoUri`), poll GET /v1/tasks/{id}, cancel with DELETE /v1/tasks/{id}. Runway has no
 webhooks and no idempotency key, so `parse_webhook` keeps the base refusal and retried submits
 can create a second task. The SDK's own retries are off: our pipeline owns retries.
 """
@@ -33,6 +33,9 @@ POLL_AFTER_SECONDS = 5.0
 GEN4_RATIOS = {"16:9": "1280:720", "9:16": "720:1280", "1:1": "960:960", "4:3": "1104:832"}
 WIDE_OR_TALL = {"16:9": "1280:720", "9:16": "720:1280"}
 WIDE_OR_TALL_1080 = {"16:9": "1920:1080", "9:16": "1080:1920"}
+# Models of POST /v1/video_upscale: they take a video and nothing else. upscale_v1 is the catalog's
+# (third-party figures); the SDK 5.24.0 lists magnific_video_upscaler_creative and enhance_frame_rate.
+UPSCALERS = frozenset({"upscale_v1", "magnific_video_upscaler_creative"})
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,11 @@ class RunwayAdapter(VideoAdapter):
         )
 
     def submit(self, request: GenerationRequest) -> JobStatus:
-        arguments = create_arguments(request)
-        endpoint = self._client.image_to_video if "prompt_image" in arguments else self._client.text_to_video
+        if request.model_id in UPSCALERS:
+            endpoint, arguments = self._client.video_upscale, upscale_arguments(request)
+        else:
+            arguments = create_arguments(request)
+            endpoint = self._client.image_to_video if "prompt_image" in arguments else self._client.text_to_video
         created = _call(endpoint.create, **arguments)
         task_id = getattr(created, "id", None)
         if not isinstance(task_id, str) or not task_id:
@@ -129,6 +135,13 @@ def create_arguments(request: GenerationRequest) -> dict:
     if spec.audio_switch:
         arguments["audio"] = request.with_audio
     return arguments
+
+
+def upscale_arguments(request: GenerationRequest) -> dict:
+    """POST /v1/video_upscale: the model and the video (an HTTPS URL or a data URI up to 5 MB)."""
+    if not request.video_url:
+        raise BadRequest(f"Runway {request.model_id} needs the video to upscale.")
+    return {"model": request.model_id, "video_uri": request.video_url}
 
 
 def _model(model_id: str) -> RunwayModel:

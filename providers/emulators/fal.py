@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
+from providers.emulators.upscale import SourceVideo, UnreadableVideo, source_video_read
 
 APP = r"(?P<app>(?:(?:workflows|comfy)/)?[\w.-]+/[\w.-]+)"
 REQUEST = "/" + APP + r"/requests/(?P<request_id>[\w-]+)"
 KLING_V3 = {"durations": frozenset(str(n) for n in range(3, 16)), "multi_prompt": True, "image_field": "start_image_url"}
 COMMON_ASPECTS = frozenset({"16:9", "9:16", "1:1"})
 RENDERABLE_ASPECTS = ("16:9", "9:16", "1:1", "4:3")
+UPSCALERS = frozenset({"fal-ai/video-upscaler"})  # video in, the same video larger out: no prompt
 POLICY_MESSAGE = "The content could not be processed because it contained material flagged by a content checker."
 CANCELLED_MESSAGE = "Request cancelled by the client."
 
@@ -134,10 +136,13 @@ class FalEmulator(Emulator):
             return validation_error("", "Invalid JSON body", "json_invalid")
         if not isinstance(body, dict):
             return validation_error("", "Input should be an object", "model_type")
-        invalid = self._invalid_input(endpoint, body, schema_for(endpoint))
+        if endpoint in UPSCALERS:
+            source, invalid = self._upscale_input(body)
+        else:
+            source, invalid = None, self._invalid_input(endpoint, body, schema_for(endpoint))
         if invalid:
             return invalid
-        job = self._job_from(endpoint, body, request.query.get("fal_webhook"))
+        job = self._job_from(endpoint, body, request.query.get("fal_webhook"), source=source)
         return Response(200, {"request_id": job.id, "gateway_request_id": job.meta["gateway_request_id"],
                               "status": "IN_QUEUE", "queue_position": 0, **self._urls(job)})
 
@@ -160,15 +165,31 @@ class FalEmulator(Emulator):
             return validation_error(schema.image_field, "Field required", "missing")
         return None
 
-    def _job_from(self, endpoint: str, body: dict, webhook: str | None) -> EmulatedJob:
+    def _upscale_input(self, body: dict) -> tuple[SourceVideo | None, Response | None]:
+        """video-upscaler's schema (DOC): `video_url` required, `scale` a number from 1 to 8."""
+        scale = body.get("scale", 2)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 1 <= scale <= 8:
+            return None, validation_error("scale", "Input should be between 1 and 8", "value_error", scale)
+        if not body.get("video_url"):
+            return None, validation_error("video_url", "Field required", "missing")
+        try:
+            return source_video_read(body["video_url"]), None
+        except UnreadableVideo as error:
+            # fal's type for an input file it cannot use (UNCONFIRMED which one it sends for videos).
+            return None, validation_error("video_url", f"Could not use the video: {error}", "file_download_error")
+
+    def _job_from(self, endpoint: str, body: dict, webhook: str | None, *, source: SourceVideo | None = None) -> EmulatedJob:
         prompt = body.get("prompt") or " ".join(str(s.get("prompt")) for s in body.get("multi_prompt") or [])
         aspect = body.get("aspect_ratio") if body.get("aspect_ratio") in RENDERABLE_ASPECTS else "16:9"
         duration = int(str(body.get("duration") or "5").rstrip("s"))
         parts = endpoint.split("/")
         app = "/".join(parts[:3] if parts[0] in ("workflows", "comfy") else parts[:2])
+        upscale = {"upscale": {"source": source, "scale": body.get("scale", 2)}} if source else {}
+        if source:
+            duration, aspect = source.duration_seconds, source.aspect_ratio
         job = self.job_create(prompt=prompt, duration_seconds=duration, aspect_ratio=aspect, callback_url=webhook,
                               app=app, endpoint=endpoint, input=body, seed=body.get("seed", 42),
-                              gateway_request_id=str(uuid.uuid4()))
+                              gateway_request_id=str(uuid.uuid4()), **upscale)
         # "Generate" while the job waits, so the result answers at once when it completes.
         self.output_prerender(job)
         return job

@@ -1,4 +1,4 @@
-"""Runway API emulator: POST /v1/text_to_video and /v1/image_to_video, GET and DELETE /v1/tasks/{id}.
+"""Runway API emulator: POST /v1/text_to_video, /v1/image_to_video and /v1/video_upscale, GET and DELETE /v1/tasks/{id}.
 
 Validates requests the way provider_contracts.md §1 describes (bearer key, X-Runway-Version,
 camelCase fields per model, "W:H" ratios, integer durations) and answers 4xx with Runway's
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from providers.emulators.server import EmulatedJob, Emulator, Request, Response, route
+from providers.emulators.upscale import UnreadableVideo, source_video_read
 
 RUNWAY_VERSION = "2024-11-06"
 FAILURE_MARKER = re.compile(r"\[sandbox:failure=([A-Z0-9_.]+)\]")
@@ -33,6 +34,10 @@ TASK_STATUSES = {
     "throttled": "THROTTLED", "queued": "PENDING", "running": "RUNNING",
     "succeeded": "SUCCEEDED", "failed": "FAILED", "cancelled": "CANCELLED",
 }
+# /v1/video_upscale (SDK: model + videoUri, an HTTPS URL, runway:// URI or data URI up to 5 MB).
+# upscale_v1: "4x, up to a maximum of 4k" and 2 credits/s are third-party figures (UNCONFIRMED).
+UPSCALERS = {"upscale_v1": {"scale": 4, "max_long_side": 4096, "credits_per_second": 2}}
+VIDEO_URI_MAX_CHARS = 5 * 1024 * 1024 * 4 // 3 + 64
 ANIMATIC_ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3}
 
 FAILURES = {
@@ -106,6 +111,7 @@ class RunwayEmulator(Emulator):
     routes = (
         route("POST", r"/v1/image_to_video", "submit", "image_to_video_create"),
         route("POST", r"/v1/text_to_video", "submit", "text_to_video_create"),
+        route("POST", r"/v1/video_upscale", "submit", "video_upscale_create"),
         route("GET", r"/v1/tasks/(?P<task_id>[\w-]+)", "status", "task_retrieve"),
         route("DELETE", r"/v1/tasks/(?P<task_id>[\w-]+)", "cancel", "task_delete"),
     )
@@ -127,6 +133,31 @@ class RunwayEmulator(Emulator):
 
     def text_to_video_create(self, request: Request) -> Response:
         return self._task_create(request, "text_to_video")
+
+    def video_upscale_create(self, request: Request) -> Response:
+        refusal = header_refusal(request)
+        if refusal:
+            return refusal
+        try:
+            body = request.json()
+        except ValueError:
+            return Response(400, {"error": "The request body is not valid JSON."})
+        problem = upscale_problem(body)
+        if problem:
+            return Response(400, {"error": problem})
+        try:
+            source = source_video_read(body["videoUri"])
+        except UnreadableVideo as error:
+            return Response(400, {"error": f"videoUri: {error}."})
+        upscaler = UPSCALERS[body["model"]]
+        with self._admission:
+            job = self.job_create(
+                prompt="", duration_seconds=source.duration_seconds, aspect_ratio=source.aspect_ratio, body=body,
+                credits=upscaler["credits_per_second"] * source.duration_seconds, throttled=self._over_concurrency(),
+                created_at_iso=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                upscale={"source": source, "scale": upscaler["scale"], "max_long_side": upscaler["max_long_side"]},
+            )
+        return Response(200, {"id": job.id})
 
     def task_retrieve(self, request: Request, task_id: str) -> Response:
         refusal = header_refusal(request)
@@ -225,6 +256,23 @@ def header_refusal(request: Request) -> Response | None:
         return Response(401, {"error": ERRORS["auth"][1]})
     if request.headers.get("x-runway-version") != RUNWAY_VERSION:
         return Response(400, {"error": f"X-Runway-Version must be set to {RUNWAY_VERSION}."})
+    return None
+
+
+def upscale_problem(body) -> str | None:
+    """The first thing wrong with a /v1/video_upscale body, worded like Runway's `error` member."""
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object."
+    if body.get("model") not in UPSCALERS:
+        return f"model: Invalid model {body.get('model')!r} for /v1/video_upscale."
+    unknown = sorted(body.keys() - {"model", "videoUri"})
+    if unknown:
+        return f"{unknown[0]}: Unrecognized key."
+    uri = body.get("videoUri")
+    if not isinstance(uri, str) or not uri.startswith(("https://", "runway://", "data:video/")):
+        return "videoUri: Only HTTPS URLs, Runway upload URIs and data:video/ URIs are allowed."
+    if len(uri) > VIDEO_URI_MAX_CHARS:
+        return "videoUri: Data URIs may be at most 5 MB."
     return None
 
 

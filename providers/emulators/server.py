@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from providers.base import RenderRequest
+from providers.emulators.upscale import upscaled_output
 from providers.local.animatic import render_animatic
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,10 @@ class Emulator:
 
     def output_path(self, job: EmulatedJob) -> Path:
         """A real MP4 for the job. Every job of a family and shape gets the same clip, rendered once
-        per process and kept while it runs (rendering costs seconds; emulators come and go)."""
+        per process and kept while it runs (rendering costs seconds; emulators come and go). An
+        upscale job's is its source video, enlarged (meta["upscale"]: source, scale, max_long_side)."""
+        if "upscale" in job.meta:
+            return upscaled_output(**job.meta["upscale"])
         return rendered_output(self.family, job.duration_seconds, job.aspect_ratio)
 
     def output_prerender(self, job: EmulatedJob) -> None:

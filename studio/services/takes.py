@@ -77,6 +77,32 @@ def take_render_final(*, user, draft: Take, idempotency_key: str | None = None) 
     )
 
 
+def _upscalable_final(final: Take) -> Take:
+    if final.tier != Take.Tier.FINAL or final.state != TakeState.READY or not final.video:
+        raise StudioError("Only a ready final can be upscaled.")
+    if final.origin == Take.Origin.UPSCALE:
+        raise StudioError("This take is already an upscale; upscale the final it came from instead.")
+    if final.review != Take.Review.APPROVED:
+        raise StudioError("Approve this final first: an upscale enlarges the final you chose.")
+    return final
+
+
+def take_upscale_quote(*, final: Take) -> TakeQuote:
+    return take_quote(spec=ShotSpec.from_request(final.request), tier=Take.Tier.FINAL, owner_id=final.owner_id,
+                      seed=final.seed, upscale_of=_upscalable_final(final))
+
+
+def take_upscale(*, user, final: Take, idempotency_key: str | None = None) -> Take:
+    """An approved final enlarged by an upscaler: a final-tier take of its own, quoted, held, checked
+    and charged like any take, recording the final it came from (source_take, origin "upscale")."""
+    quote = take_upscale_quote(final=final)
+    return take_request(
+        owner_id=user.pk, spec=ShotSpec.from_request(final.request), tier=Take.Tier.FINAL, seed=final.seed,
+        origin=Take.Origin.UPSCALE, source_take_id=final.pk, idempotency_key=idempotency_key, quote=quote,
+        **_shot_request_args(final.shot),
+    )
+
+
 def _refused_take_providers(take: Take) -> tuple[str, ...]:
     if not take.refused_by_policy:
         raise StudioError("Only a take a provider refused under its content policy can be sent to another provider.")

@@ -30,6 +30,8 @@ from studio.services.takes import (
     take_render_final,
     take_render_final_quote,
     take_request_other_provider,
+    take_upscale,
+    take_upscale_quote,
 )
 
 
@@ -161,12 +163,15 @@ def take_cancel_view(request, take_id: int):
     return _review_response(request, take, error=error, done="Take cancelled: its credits are back.")
 
 
-# Follow-ups of one take: render an approved draft as a final, or try another provider after a
-# content-policy refusal. GET shows the price and asks to confirm; POST requests the new take.
+# Follow-ups of one take: render an approved draft as a final, upscale an approved final, or try
+# another provider after a content-policy refusal. GET shows the price and asks to confirm; POST
+# requests the new take.
 
 FOLLOW_UPS = {
     "final": {"quote": take_render_final_quote, "request": take_render_final, "source": "draft", "url": "take-final",
               "title": "Render final", "done": "Final take #{take} requested: {credits} credits reserved."},
+    "upscale": {"quote": take_upscale_quote, "request": take_upscale, "source": "final", "url": "take-upscale",
+                "title": "Upscale", "done": "Upscale take #{take} requested on {provider}: {credits} credits reserved."},
     "other_provider": {"quote": take_other_provider_quote, "request": take_request_other_provider, "source": "take", "url": "take-other-provider",
                        "title": "Try another provider", "done": "Take #{take} requested on {provider}: {credits} credits reserved."},
 }
@@ -203,6 +208,12 @@ def _follow_up_view(request, take_id: int, kind: str):
 @require_http_methods(["GET", "POST"])
 def take_final_view(request, take_id: int):
     return _follow_up_view(request, take_id, "final")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def take_upscale_view(request, take_id: int):
+    return _follow_up_view(request, take_id, "upscale")
 
 
 @login_required

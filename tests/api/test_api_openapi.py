@@ -16,6 +16,8 @@ OPERATIONS = {
     "/api/shots/{shot_id}/takes/best-of": {"post"},
     "/api/takes/{take_id}/final/quote": {"get"},
     "/api/takes/{take_id}/final": {"post"},
+    "/api/takes/{take_id}/upscale/quote": {"get"},
+    "/api/takes/{take_id}/upscale": {"post"},
     "/api/takes/{take_id}/other-provider": {"post"},
     "/api/takes/{take_id}": {"get"},
     "/api/takes/{take_id}/approve": {"post"},
@@ -44,7 +46,8 @@ def test_every_operation_is_documented_behind_the_bearer_scheme(openapi):
 
 
 @pytest.mark.parametrize("path", ["/api/shots/{shot_id}/takes", "/api/shots/{shot_id}/takes/best-of",
-                                  "/api/takes/{take_id}/final", "/api/takes/{take_id}/other-provider"])
+                                  "/api/takes/{take_id}/final", "/api/takes/{take_id}/upscale",
+                                  "/api/takes/{take_id}/other-provider"])
 def test_the_idempotency_key_header_is_documented_as_required(openapi, path):
     operation = openapi["paths"][path]["post"]
     (header,) = [p for p in operation["parameters"] if p["in"] == "header"]

@@ -7,7 +7,7 @@ entry in ENDPOINT_FORMATTERS; the longest matching id prefix wins.
 
 from collections.abc import Callable
 
-from providers.base import GenerationRequest
+from providers.base import BadRequest, GenerationRequest
 
 Formatter = Callable[[GenerationRequest], dict]
 
@@ -79,7 +79,19 @@ def generic_audio_input(request: GenerationRequest) -> dict:
     return generic_input(request) | {"generate_audio": request.with_audio}
 
 
+UPSCALE_FACTOR = 2  # fal's default for video-upscaler (range 1–8): 720p becomes 1440p
+
+
+def video_upscaler_input(request: GenerationRequest) -> dict:
+    """fal-ai/video-upscaler (DOC, fal.ai/models/fal-ai/video-upscaler/llms.txt): `video_url`
+    required, `scale` a float 1–8 (default 2). No prompt: it enlarges the video it is given."""
+    if not request.video_url:
+        raise BadRequest("fal's video upscaler needs the video to upscale.")
+    return {"video_url": request.video_url, "scale": UPSCALE_FACTOR}
+
+
 ENDPOINT_FORMATTERS: dict[str, Formatter] = {
+    "fal-ai/video-upscaler": video_upscaler_input,
     "fal-ai/kling-video/v3/": kling_v3_input,
     "fal-ai/kling-video/o3/": kling_v3_input,
     "fal-ai/kling-video/v2": kling_v2_input,  # v2.1 master, v2.5-turbo, v2.6
