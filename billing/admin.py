@@ -162,9 +162,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "account", "amount", "captured_amount", "state", "budget_key", "created_at", "resolved_at")
-    list_filter = ("state",)
-    search_fields = ("reference", "account__user__username")
+    list_display = ("reference", "account", "amount", "captured_amount", "state", "provider", "tier", "budget_key",
+                    "created_at", "resolved_at")
+    list_filter = ("state", "tier")
+    search_fields = ("reference", "account__user__username", "provider")
     list_select_related = ("account__user",)
 
     def get_urls(self):
