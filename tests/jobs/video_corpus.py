@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 
 FPS = 24
 WIDTH, HEIGHT = 320, 180
-SECONDS = 2.5
+SECONDS = 2.0
 PHOTOS = ("astronaut", "coffee", "chelsea", "grass")
 
 
@@ -189,7 +189,7 @@ def defective_clip(folder: Path, family: str, kind: str, seed: int) -> Clip:
             frames[first + offset] = np.clip(frames[first + offset] * gain, 0, 255).astype(np.uint8)
         start, end = first / FPS, (first + length) / FPS
     elif family == "jump_cut":
-        other = source(rng.choice(["photo_pan", "animation"]), seed + 101)
+        other = source("photo_pan" if kind == "animation" else "animation", seed + 101)  # unrelated content
         first = rng.randrange(round(0.3 * FPS), count - round(0.3 * FPS))
         frames[first:] = [other(index / FPS) for index in range(first, count)]
         start = end = first / FPS
