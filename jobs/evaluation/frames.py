@@ -156,7 +156,7 @@ def _frames_collect(container, stream, anchor_count: int, preview_frames: int) -
     )  # fmt: skip
     damaged, index = "", 0
     try:
-        for index, frame in enumerate(container.decode(stream)):  # noqa: B007 - index counts the frames after the loop
+        for index, frame in enumerate(container.decode(stream)):
             time = float(frame.time) if frame.time is not None else (index / fps if fps else float(index))
             collector.add(index, frame, time)
     except DECODE_ERRORS as error:

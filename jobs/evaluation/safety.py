@@ -35,7 +35,9 @@ class SafetyVerdict:
 
 @cache
 def nudity_detector():
-    from nudenet import NudeDetector  # imported here: onnxruntime loads only when safety runs
+    from nudenet import (
+        NudeDetector,  # imported here: onnxruntime loads only when safety runs
+    )
 
     return NudeDetector()
 

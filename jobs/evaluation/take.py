@@ -12,15 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs.evaluation.aesthetics import aesthetics_measure
-from jobs.evaluation.aggregate import FAILED_GATE_CEILING, aggregate_compute
+from jobs.evaluation.aggregate import aggregate_compute
 from jobs.evaluation.alignment import clip_metrics_measure
 from jobs.evaluation.defects import Defect, defects_find
 from jobs.evaluation.frames import FramesUnreadable, VideoFrames, video_frames_read
 from jobs.evaluation.metric import Metric, metric_unavailable
 from jobs.evaluation.motion import motion_measure
-from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
-from jobs.evaluation.technical import TechnicalEvaluation, technical_from_frames, technical_undecodable
-from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
+from jobs.evaluation.safety import (
+    UNSAFE_LABELS,
+    UNSAFE_MIN_SCORE,
+    safety_gate,
+    safety_measure,
+)
+from jobs.evaluation.technical import (
+    TechnicalEvaluation,
+    technical_from_frames,
+    technical_undecodable,
+)
+from jobs.evaluation.temporal import (
+    FLICKER_SHARE_LIMIT,
+    flicker_measure,
+    hard_cuts_measure,
+)
 
 METRIC_NAMES = (
     "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "dynamic_degree", "sharpness", "exposure",
@@ -109,7 +122,9 @@ PREVIEW_FRAMES = 12
 
 
 def _media_write(frames: VideoFrames, media_dir: Path) -> dict[str, Path]:
-    from jobs.media import media_from_frames  # Pillow only; kept out of the plain evaluation import
+    from jobs.media import (
+        media_from_frames,  # Pillow only; kept out of the plain evaluation import
+    )
 
     return media_from_frames(frames.poster, frames.preview, Path(media_dir))
 

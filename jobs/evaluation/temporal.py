@@ -6,7 +6,6 @@ defects, each an abrupt change of picture after the global camera shift is undon
 above the change around it (so neither fast motion nor flicker counts). Fades are not cuts.
 """
 
-import numpy as np
 
 from jobs.evaluation.defects import FLICKER_SWING, Defect, flicker_swings
 from jobs.evaluation.frames import VideoFrames

@@ -13,9 +13,9 @@ Defects are injected at random positions and strengths from a seeded generator.
 """
 
 import random
-from functools import lru_cache
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -78,7 +78,7 @@ def animation_at(time: float, seed: int) -> np.ndarray:
     draw = ImageDraw.Draw(picture)
     for shape in range(4):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        x0, y0, speed_x, speed_y, size = rng.uniform(0, WIDTH), rng.uniform(20, HEIGHT - 20), *rng.uniform(-90, 90, 2), rng.uniform(18, 40)
+        x0, y0, speed_x, _speed_y, size = rng.uniform(0, WIDTH), rng.uniform(20, HEIGHT - 20), *rng.uniform(-90, 90, 2), rng.uniform(18, 40)
         cx = (x0 + speed_x * time) % (WIDTH + 2 * size) - size
         cy = y0 + 15 * np.sin(3 * time + shape)
         box = (cx - size, cy - size * 0.8, cx + size, cy + size * 0.8)
