@@ -68,7 +68,7 @@ def clip_embedder_load(model_dir: str) -> ClipEmbedder:
 
         model = CLIPModel.from_pretrained(model_dir, local_files_only=True).eval()
         processor = CLIPProcessor.from_pretrained(model_dir, local_files_only=True)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure to load means "unavailable", with the reason
         raise ClipUnavailable(f"the CLIP model could not be loaded ({type(error).__name__})") from error
     return ClipEmbedder(model, processor)
 

@@ -35,9 +35,7 @@ class SafetyVerdict:
 
 @cache
 def nudity_detector():
-    from nudenet import (
-        NudeDetector,  # imported here: onnxruntime loads only when safety runs
-    )
+    from nudenet import NudeDetector  # imported here: onnxruntime loads only when safety runs
 
     return NudeDetector()
 

@@ -122,9 +122,8 @@ PREVIEW_FRAMES = 12
 
 
 def _media_write(frames: VideoFrames, media_dir: Path) -> dict[str, Path]:
-    from jobs.media import (
-        media_from_frames,  # Pillow only; kept out of the plain evaluation import
-    )
+    # Pillow only; kept out of the plain evaluation import
+    from jobs.media import media_from_frames
 
     return media_from_frames(frames.poster, frames.preview, Path(media_dir))
 
