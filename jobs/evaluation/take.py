@@ -18,22 +18,9 @@ from jobs.evaluation.defects import Defect, defects_find
 from jobs.evaluation.frames import FramesUnreadable, VideoFrames, video_frames_read
 from jobs.evaluation.metric import Metric, metric_unavailable
 from jobs.evaluation.motion import motion_measure
-from jobs.evaluation.safety import (
-    UNSAFE_LABELS,
-    UNSAFE_MIN_SCORE,
-    safety_gate,
-    safety_measure,
-)
-from jobs.evaluation.technical import (
-    TechnicalEvaluation,
-    technical_from_frames,
-    technical_undecodable,
-)
-from jobs.evaluation.temporal import (
-    FLICKER_SHARE_LIMIT,
-    flicker_measure,
-    hard_cuts_measure,
-)
+from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
+from jobs.evaluation.technical import TechnicalEvaluation, technical_from_frames, technical_undecodable
+from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
 
 METRIC_NAMES = (
     "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "dynamic_degree", "sharpness", "exposure",
