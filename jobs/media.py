@@ -93,7 +93,7 @@ def _preview_write(images: list[Image.Image], output_dir: Path, frame_ms: int) -
     if features.check("webp"):
         path = output_dir / "preview.webp"
         images[0].save(path, format="WEBP", save_all=True, append_images=images[1:], duration=frame_ms,
-                       loop=0, quality=70, method=4)
+                       loop=0, quality=70, method=2)  # method 4 took twice as long for ~8 % less
     else:
         path = output_dir / "preview.gif"
         images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms,

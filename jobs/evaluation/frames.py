@@ -115,7 +115,7 @@ class _Collector:
         if index == 0:
             self.size = (frame.width, frame.height)
         width, height = _analysis_size(frame.width, frame.height)
-        gray = frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+        gray = _analysis_gray(frame, width, height)
         thumbnail = cv2.resize(gray, (THUMBNAIL_WIDTH, max(2, round(THUMBNAIL_WIDTH * height / width))),
                                interpolation=cv2.INTER_AREA).astype(np.float32)  # fmt: skip
         std = float(thumbnail.std())
@@ -177,6 +177,24 @@ def _frames_collect(container, stream, anchor_count: int, preview_frames: int) -
         anchors=[anchor for anchor in anchors if anchor],
         preview=[collector.preview[i] for i in sorted(collector.preview)], poster=collector.poster, damaged=damaged,
     )  # fmt: skip
+
+
+LIMITED_RANGE_FORMATS = frozenset({"yuv420p", "yuv422p", "yuv444p", "nv12"})  # luma 16-235
+FULL_RANGE_FORMATS = frozenset({"yuvj420p", "yuvj422p", "yuvj444p"})
+
+
+def _analysis_gray(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """Full-range luma at analysis size. For planar YUV the luma plane is read as it is and scaled with
+    OpenCV (about 3x cheaper than swscale's conversion); anything else goes through swscale."""
+    name = frame.format.name
+    if name in LIMITED_RANGE_FORMATS or name in FULL_RANGE_FORMATS:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
+        small = cv2.resize(luma, (width, height), interpolation=cv2.INTER_AREA)
+        if name in LIMITED_RANGE_FORMATS:
+            small = cv2.convertScaleAbs(small, alpha=255 / 219, beta=-16 * 255 / 219)
+        return small
+    return frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
 
 
 def _compensated_change(before: np.ndarray, after: np.ndarray, structure: float) -> tuple[float, float]:
