@@ -29,9 +29,14 @@ BLACK_CONTRAST = 8.0  # and its standard deviation: a dark scene still has struc
 BLACK_MIN_SECONDS = 0.25
 FADE_MIN_FRAMES = 4  # a fade takes at least this many frames of steadily changing brightness
 FADE_MAX_HOLD_SECONDS = 1.0  # a dip to black held longer than this is a black segment, fade or not
-FROZEN_CHANGE = 0.12  # mean |luma change| (levels, thumbnail) below which two frames are the same picture
+FROZEN_CHANGE = 0.04  # mean |luma change| (levels, thumbnail) below which two frames are the same picture: an encoded repeat measures 0.00-0.03, a near-still shot easing in 0.04-0.1
+FROZEN_DRIFT = 0.25  # mean |luma difference| from the stretch's first frame that is still the same picture
 FROZEN_MIN_SECONDS = 0.5
 FROZEN_MIN_SHARE = 0.15
+# A camera move easing in or out can hold a still picture at the very start or end (the animatic's
+# cosine ease does, for up to ~0.9 s of 8 s): such an edge hold is allowed up to this long, and never
+# beyond FROZEN_MIN_SHARE of the clip.
+FROZEN_EDGE_SECONDS = 1.0
 FLICKER_SWING = 4.0  # luma levels away from the neighbours' mean
 FLICKER_MIN_SWINGS = 3  # alternating swings within FLICKER_GAP frames of each other make a flicker segment
 FLICKER_GAP = 3
@@ -175,12 +180,34 @@ def _frozen(signals: FrameSignals, fps: float, blackish: np.ndarray, seconds: fl
     same &= ~blackish
     found = []
     for first, last in _runs(same):
-        start, end = float(signals.times[first - 1]), _end_of(signals, last, fps)
-        length = end - start
-        if length >= FROZEN_MIN_SECONDS - 0.5 / fps or (seconds and length >= FROZEN_MIN_SHARE * seconds):
-            value = round(float(signals.change[first : last + 1].max()), 3)
-            found.append(Defect("frozen", round(start, 2), round(end, 2), value, "largest luma change while frozen"))
+        for start_index, end_index in _still_stretches(signals, first - 1, last):
+            start, end = float(signals.times[start_index]), _end_of(signals, end_index, fps)
+            length = end - start
+            at_edge = start_index == 0 or end_index == len(signals.times) - 1
+            if at_edge and length <= min(FROZEN_EDGE_SECONDS, FROZEN_MIN_SHARE * seconds - 0.5 / fps):
+                continue
+            if length >= FROZEN_MIN_SECONDS - 0.5 / fps or (seconds and length >= FROZEN_MIN_SHARE * seconds):
+                value = round(float(signals.change[start_index + 1 : end_index + 1].max()), 3)
+                found.append(Defect("frozen", round(start, 2), round(end, 2), value, "largest luma change while frozen"))
     return found
+
+
+def _still_stretches(signals: FrameSignals, first: int, last: int) -> list[tuple[int, int]]:
+    """Split frames first..last (each barely different from the one before) into stretches that stay
+    within FROZEN_DRIFT of their first frame: a repeated picture stays put, while a slow ease-in of a
+    camera move, though each step is tiny, drifts away."""
+    if not signals.thumbnails:
+        return [(first, last)]
+    stretches, start = [], first
+    anchor = signals.thumbnails[first].astype(np.float32)
+    for index in range(first + 1, last + 1):
+        if float(np.abs(signals.thumbnails[index].astype(np.float32) - anchor).mean()) > FROZEN_DRIFT:
+            if index - 1 > start:
+                stretches.append((start, index - 1))
+            start, anchor = index, signals.thumbnails[index].astype(np.float32)
+    if last > start:
+        stretches.append((start, last))
+    return stretches
 
 
 def flicker_swings(signals: FrameSignals) -> np.ndarray:
@@ -195,7 +222,11 @@ def flicker_swings(signals: FrameSignals) -> np.ndarray:
 def _flicker(signals: FrameSignals, blackish: np.ndarray) -> list[Defect]:
     swings = flicker_swings(signals)
     # A cut or a black edge swings brightness once; that is theirs, not flicker.
-    swinging = (swings > FLICKER_SWING) & ~blackish & (signals.compensated < CUT_MIN_CHANGE)
+    # A cut swings brightness once: an isolated spike of change. Frames unrelated to both neighbours
+    # (a garbage render) are no cut, and their swings count.
+    high = signals.compensated >= CUT_MIN_CHANGE
+    incoherent = high & np.roll(high, 1) & np.roll(high, -1)
+    swinging = (swings > FLICKER_SWING) & ~blackish & (~high | incoherent)
     indices = np.flatnonzero(swinging)
     found, group = [], []
     for index in indices:
@@ -268,6 +299,9 @@ def _noise(signals: FrameSignals, fps: float) -> list[Defect]:
     noise = signals.noise
     median = float(np.median(noise))
     noisy = (noise > NOISE_SIGMA_GARBAGE) | ((noise > NOISE_SIGMA_FLOOR) & (noise > NOISE_SIGMA_RATIO * median))
+    # every frame unrelated to the one before and the one after: garbage, whatever its pixel noise
+    high = signals.compensated >= CUT_MIN_CHANGE
+    noisy |= high & np.roll(high, -1) & np.roll(high, 1)
     found = []
     for first, last in _runs(noisy):
         if last - first + 1 < NOISE_MIN_FRAMES:

@@ -51,6 +51,7 @@ class FrameSignals:
     shift: np.ndarray  # global shift between the two frames, in thumbnail pixels
     histogram: np.ndarray  # half the L1 distance between luma histograms, 0-1
     noise: np.ndarray  # Immerkær noise sigma at analysis size, levels
+    thumbnails: list = field(default_factory=list)  # uint8 THUMBNAIL_WIDTH-wide luma per frame (~5 KB each)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class _Collector:
         self.keep = {start + offset for start in anchor_starts for offset in range(FRAMES_PER_ANCHOR)}
         self.preview_at, self.poster_at = preview_at, poster_at
         self.rows: list[tuple] = []
+        self.thumbnails: list[np.ndarray] = []
         self.kept: dict[int, np.ndarray] = {}
         self.preview: dict[int, object] = {}
         self.poster = None
@@ -133,6 +135,7 @@ class _Collector:
             hist = float(np.abs(histogram - before_histogram).sum() / 2)
         self.previous = (thumbnail, normalised, histogram)
         self.rows.append((time, float(thumbnail.mean()), std, change, structure, compensated, shift, hist, noise))
+        self.thumbnails.append(thumbnail.astype(np.uint8))
         if index in self.keep:
             aw = min(ANALYSIS_WIDTH, frame.width)
             self.kept[index] = frame.reformat(width=aw, height=_even(frame.height * aw / frame.width),
@@ -164,7 +167,8 @@ def _frames_collect(container, stream, anchor_count: int, preview_frames: int) -
     count = len(collector.rows)
     if not count:
         raise FramesUnreadable(damaged or "no frames decoded", DAMAGED if damaged else "The video file has no pictures in it.")
-    signals = FrameSignals(*(np.array(column, dtype=np.float64) for column in zip(*collector.rows)))
+    signals = FrameSignals(*(np.array(column, dtype=np.float64) for column in zip(*collector.rows)),
+                           thumbnails=collector.thumbnails)  # fmt: skip
     intervals = np.diff(signals.times)
     if len(intervals) and np.median(intervals) > 0:  # the typical frame period, not the average over gaps
         fps = 1 / float(np.median(intervals))
