@@ -8,11 +8,20 @@ of --repeats runs:
   technical   evaluate_video_technical (what the pipeline ran before issue 6)
   full        evaluate_take_video (technical + every frame metric + safety; CLIP metrics only with
               --clip-model-dir, a local transformers CLIPModel directory)
+Then, issue 13's one-decode figures for a 5 s 720p and a 10 s 1080p clip, each measured in a fresh
+process (models loaded first, so "idle" is a warm evaluation worker):
+  decode      one full decode
+  take        evaluation + animated preview + poster + thumbnail from that one decode
+  before      what a take cost before: video_stills + video_preview + evaluation (three decodes)
+  ratio       take / decode (goal <= 1.5x plus <= 100 ms fixed) and the fixed part, take - 1.5 x decode
+  peak        the take's peak resident memory above the warm idle worker (goal <= 300 MB)
 Prints figures; asserts nothing. --cores pins the process to that many CPU cores (Linux).
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
+import av
+import numpy as np
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 FPS = 24
@@ -57,6 +66,66 @@ def decode_only(path: Path) -> None:
             pass
 
 
+ONE_DECODE_CLIPS = {"5 s 720p": (1280, 720, 5.0), "10 s 1080p": (1920, 1080, 10.0)}
+
+
+def resident_peak_reset() -> None:
+    """Linux: forget the peak resident size so far (VmHWM), so the next peak is the work's own."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+
+
+def resident_kilobytes(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def one_decode_child(clip: Path, width: int, height: int, seconds: float, what: str, repeats: int) -> dict:
+    """Runs in a fresh process: warm up, then time `what` and its peak memory above the warm idle worker."""
+    import gc
+
+    from jobs.evaluation import evaluate_take_video
+    from jobs.media import video_preview, video_stills
+
+    expected = {"expected_duration_seconds": seconds, "expected_width": width, "expected_height": height}
+    work = Path(tempfile.mkdtemp(prefix="shotcraft-bench-take-"))
+    runs = {
+        "decode": lambda: decode_only(clip),
+        "take": lambda: evaluate_take_video(clip, **expected, media_dir=work / "media"),
+        "before": lambda: (video_stills(clip, work / "stills"), video_preview(clip, work / "preview"),
+                           evaluate_take_video(clip, **expected)),
+    }
+    runs[what]()  # warm-up: imports, OpenCV, the NudeNet session
+    gc.collect()
+    idle = resident_kilobytes("VmRSS")
+    resident_peak_reset()
+    elapsed = best_time(runs[what], repeats)
+    return {"seconds": elapsed, "peak_mb": (resident_kilobytes("VmHWM") - idle) / 1024}
+
+
+def one_decode_report(folder: Path, repeats: int) -> None:
+    print()
+    print("One decode per take (issue 13): each figure from a fresh, warmed-up process")
+    print(f"{'clip':<12}{'decode':>10}{'take':>10}{'before':>10}{'take/decode':>13}{'fixed':>10}{'peak above idle':>17}")
+    for label, (width, height, seconds) in ONE_DECODE_CLIPS.items():
+        clip = clip_generate(folder / f"one-decode-{width}x{height}.mp4", width, height, seconds)
+        figures = {}
+        for what in ("decode", "take", "before"):
+            output = subprocess.run(
+                [sys.executable, __file__, "--child", json.dumps([str(clip), width, height, seconds, what, repeats])],
+                check=True, capture_output=True, text=True,
+            ).stdout
+            figures[what] = json.loads(output.strip().splitlines()[-1])
+        decode, take = figures["decode"]["seconds"], figures["take"]["seconds"]
+        fixed = (take - 1.5 * decode) * 1000
+        print(f"{label:<12}{decode:9.2f}s{take:9.2f}s{figures['before']['seconds']:9.2f}s{take / decode:12.2f}x"
+              f"{fixed:8.0f}ms{figures['take']['peak_mb']:14.0f} MB")
+    print("goal: take <= 1.5 x decode + 100 ms (fixed <= 100 ms); peak <= 300 MB above the idle worker.")
+
+
 def best_time(run, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -72,7 +141,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cores", type=int, default=0, help="pin to this many cores (0: all)")
     parser.add_argument("--clip-model-dir", default=None, help="local CLIPModel directory for the CLIP metrics")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--one-decode-only", action="store_true", help="print only the one-decode figures")
     options = parser.parse_args()
+    if options.child:
+        print(json.dumps(one_decode_child(*_child_arguments(options.child))))
+        return
     if options.cores:
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: options.cores]))
         import cv2
@@ -81,6 +155,10 @@ def main() -> None:
 
     from jobs.evaluation import evaluate_take_video, evaluate_video_technical
 
+    if options.one_decode_only:
+        with tempfile.TemporaryDirectory(prefix="shotcraft-bench-eval-") as folder:
+            one_decode_report(Path(folder), options.repeats)
+        return
     cores = len(os.sched_getaffinity(0))
     print(f"Take evaluation, {options.seconds:g} s clips at {FPS} fps, {cores} core(s), best of {options.repeats}")
     print(f"{'clip':<7}{'decode':>14}{'technical':>14}{'full':>14}{'full/decode':>13}   aggregate")
@@ -98,8 +176,14 @@ def main() -> None:
             aggregate = evaluate_take_video(clip, **quality).aggregate
             per_second = [f"{value / options.seconds * 1000:9.0f} ms/s" for value in (decode, technical, full)]
             print(f"{label:<7}{''.join(f'{text:>14}' for text in per_second)}{full / decode:12.1f}x   {aggregate}")
-    clip_note = "included" if options.clip_model_dir else "not included (no --clip-model-dir)"
-    print(f"ms/s = milliseconds of wall time per second of video. CLIP metrics {clip_note}.")
+        clip_note = "included" if options.clip_model_dir else "not included (no --clip-model-dir)"
+        print(f"ms/s = milliseconds of wall time per second of video. CLIP metrics {clip_note}.")
+        one_decode_report(Path(folder), options.repeats)
+
+
+def _child_arguments(text: str) -> tuple:
+    clip, width, height, seconds, what, repeats = json.loads(text)
+    return Path(clip), width, height, seconds, what, repeats
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""evaluate_take_video: every metric for one stored take, its gates and its aggregate.
+"""evaluate_take_video: every metric for one stored take, its defects, its gates and its aggregate.
 
-Order: the technical checks (one decoding pass of their own), then one more pass that gathers
-thumbnails and sampled frames for flicker, cuts, motion, aesthetics, safety and CLIP. A take that
-fails a hard gate is not passed, whatever its aggregate; the first failing gate gives the reason.
+One decoding pass (frames.py) gives per-frame signals over the whole clip and a few sampled frames.
+The signals become time-stamped defects (defects.py), which the technical checks and the temporal
+gates read; the sampled frames feed motion, aesthetics, safety and CLIP. With `media_dir` the same
+pass also yields the poster, thumbnail and animated preview. A take that fails a hard gate is not
+passed, whatever its aggregate, and its aggregate is scaled into 0-20; the first failing gate gives
+the reason.
 """
 
 from dataclasses import dataclass, field
@@ -11,16 +14,17 @@ from pathlib import Path
 from jobs.evaluation.aesthetics import aesthetics_measure
 from jobs.evaluation.aggregate import aggregate_compute
 from jobs.evaluation.alignment import clip_metrics_measure
-from jobs.evaluation.frames import FramesUnreadable, video_frames_read
+from jobs.evaluation.defects import Defect, defects_find
+from jobs.evaluation.frames import FramesUnreadable, VideoFrames, video_frames_read
 from jobs.evaluation.metric import Metric, metric_unavailable
 from jobs.evaluation.motion import motion_measure
 from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
-from jobs.evaluation.technical import TechnicalEvaluation, evaluate_video_technical
+from jobs.evaluation.technical import TechnicalEvaluation, technical_from_frames, technical_undecodable
 from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
 
 METRIC_NAMES = (
-    "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "sharpness", "exposure", "contrast",
-    "colourfulness", "safety", "prompt_alignment", "character_consistency",
+    "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "dynamic_degree", "sharpness", "exposure",
+    "contrast", "colourfulness", "safety", "prompt_alignment", "character_consistency",
 )  # fmt: skip
 
 
@@ -35,7 +39,9 @@ class EvaluationGates:
     hard_cuts: bool = True
     max_hard_cuts: int = 0  # raise for a request that asks for cuts
     flicker: bool = True
-    max_flicker_share: float = FLICKER_SHARE_LIMIT
+    max_flicker_share: float = FLICKER_SHARE_LIMIT  # kept for callers; any flickering segment now fails
+    dropped_time: bool = True  # time stamp gaps and motion jumping ahead inside one shot
+    noise: bool = True  # frames drowned in noise
 
 
 DEFAULT_GATES = EvaluationGates()
@@ -50,6 +56,8 @@ class TakeEvaluation:
     metrics: dict[str, Metric]
     gates: dict[str, dict] = field(default_factory=dict)  # per gate: passed, reason
     weights: dict[str, float] = field(default_factory=dict)  # the re-normalised weights applied
+    defects: list[Defect] = field(default_factory=list)  # time-stamped, fades included (not failing)
+    media: dict[str, Path] = field(default_factory=dict)  # poster, thumbnail, preview when asked for
 
     @property
     def scores(self) -> dict[str, float]:
@@ -65,45 +73,62 @@ class TakeEvaluation:
             "metrics": {name: metric.as_dict() for name, metric in self.metrics.items()},
             "gates": self.gates,
             "weights": self.weights,
+            "defects": [defect.as_dict() for defect in self.defects],
         }
 
 
 def evaluate_take_video(
     path: Path, *, expected_duration_seconds: float, expected_width: int, expected_height: int, prompt: str = "",
     reference_images: tuple[Path, ...] = (), clip_model_dir: str | None = None,
-    weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES,
+    weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES, media_dir: Path | None = None,
 ) -> TakeEvaluation:  # fmt: skip
-    technical = evaluate_video_technical(
-        path, expected_duration_seconds=expected_duration_seconds, expected_width=expected_width,
-        expected_height=expected_height,
-    )  # fmt: skip
-    metrics, detections = _metrics_measure(Path(path), technical, prompt, tuple(reference_images), clip_model_dir)
-    verdicts = _gates_check(gates, technical, metrics, detections)
-    aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights)
+    expected = {"expected_duration_seconds": expected_duration_seconds, "expected_width": expected_width,
+                "expected_height": expected_height}  # fmt: skip
+    try:
+        frames = video_frames_read(Path(path), preview_frames=PREVIEW_FRAMES if media_dir else 0)
+    except FramesUnreadable as failure:
+        technical = technical_undecodable(failure.detail, failure.reason)
+        frames, defects = None, [Defect("undecodable", 0.0, 0.0, 0, failure.detail)]
+    else:
+        defects = defects_find(frames, expected_seconds=expected_duration_seconds,
+                               expected_size=(expected_width, expected_height))  # fmt: skip
+        technical = technical_from_frames(frames, defects, **expected)
+    metrics, detections = _metrics_measure(frames, defects, technical, prompt, tuple(reference_images), clip_model_dir)
+    verdicts = _gates_check(gates, technical, metrics, detections, defects)
     failures = [verdict["reason"] for verdict in verdicts.values() if not verdict["passed"]]
+    aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights,
+                                  failed_gate=bool(failures))  # fmt: skip
+    media = _media_write(frames, media_dir) if media_dir and frames is not None else {}
     return TakeEvaluation(
         passed=not failures, failure_reason=failures[0] if failures else "", aggregate=aggregate.value,
-        technical=technical, metrics=metrics, gates=verdicts, weights=aggregate.weights,
+        technical=technical, metrics=metrics, gates=verdicts, weights=aggregate.weights, defects=defects, media=media,
     )  # fmt: skip
+
+
+PREVIEW_FRAMES = 12
+
+
+def _media_write(frames: VideoFrames, media_dir: Path) -> dict[str, Path]:
+    # Pillow only; kept out of the plain evaluation import
+    from jobs.media import media_from_frames
+
+    return media_from_frames(frames.poster, frames.preview, Path(media_dir))
 
 
 def _metrics_measure(
-    path: Path, technical: TechnicalEvaluation, prompt: str, reference_images: tuple[Path, ...],
-    clip_model_dir: str | None,
+    frames: VideoFrames | None, defects: list[Defect], technical: TechnicalEvaluation, prompt: str,
+    reference_images: tuple[Path, ...], clip_model_dir: str | None,
 ) -> tuple[dict[str, Metric], list | None]:  # fmt: skip
-    if not technical.checks["decodes"]["passed"]:
+    if frames is None or not technical.checks["decodes"]["passed"]:
         return _all_unavailable("the video could not be decoded"), None
-    try:
-        frames = video_frames_read(path)
-    except FramesUnreadable:
-        return _all_unavailable("the video could not be decoded"), None
-    magnitude, smoothness = motion_measure(frames)
+    magnitude, smoothness, dynamic = motion_measure(frames)
     safety, detections = safety_measure(frames.stills)
     return {
-        "flicker": flicker_measure(frames),
-        "hard_cuts": hard_cuts_measure(frames),
+        "flicker": flicker_measure(frames, defects),
+        "hard_cuts": hard_cuts_measure(defects),
         "motion_magnitude": magnitude,
         "motion_smoothness": smoothness,
+        "dynamic_degree": dynamic,
         **aesthetics_measure(frames.stills),
         "safety": safety,
         **clip_metrics_measure(frames.stills, prompt=prompt, reference_images=reference_images,
@@ -116,7 +141,7 @@ def _all_unavailable(reason: str) -> dict[str, Metric]:
 
 
 def _gates_check(gates: EvaluationGates, technical: TechnicalEvaluation, metrics: dict[str, Metric],
-                 detections: list | None) -> dict[str, dict]:  # fmt: skip
+                 detections: list | None, defects: list[Defect]) -> dict[str, dict]:  # fmt: skip
     verdicts = {}
     if gates.technical:
         verdicts["technical"] = {"passed": technical.passed, "reason": technical.failure_reason}
@@ -127,9 +152,21 @@ def _gates_check(gates: EvaluationGates, technical: TechnicalEvaluation, metrics
         reason = f"The video cuts abruptly to a different picture at {_seconds(cuts.detail['at_seconds'])}."
         verdicts["hard_cuts"] = _verdict(cuts.value <= gates.max_hard_cuts, reason)
     if gates.flicker and metrics["flicker"].available:
-        reason = "The picture flickers: its brightness keeps jumping from frame to frame."
-        verdicts["flicker"] = _verdict(metrics["flicker"].value <= gates.max_flicker_share, reason)
+        segments = [defect for defect in defects if defect.kind == "flicker"]
+        reason = f"The picture flickers {_when(segments)}: its brightness keeps jumping from frame to frame."
+        verdicts["flicker"] = _verdict(not segments, reason)
+    decoded = technical.checks["decodes"]["passed"]
+    if gates.dropped_time and decoded:
+        drops = [defect for defect in defects if defect.kind == "dropped_time"]
+        verdicts["dropped_time"] = _verdict(not drops, f"Time is missing from the video {_when(drops)}: it jumps ahead.")
+    if gates.noise and decoded:
+        noisy = [defect for defect in defects if defect.kind == "noise"]
+        verdicts["noise"] = _verdict(not noisy, f"The picture dissolves into noise {_when(noisy)}.")
     return verdicts
+
+
+def _when(defects: list[Defect]) -> str:
+    return ", ".join(defect.when for defect in defects)
 
 
 def _safety_verdict(gates: EvaluationGates, metric: Metric, detections: list | None) -> dict:

@@ -220,3 +220,56 @@ def _not_frozen_check(video: DecodedVideo) -> CheckResult:
     detail = f"mean absolute luma change {motion} between {len(pairs)} pairs of sampled frames"
     reason = "The picture never changes; the video looks frozen."
     return CheckResult(passed, motion, f"> {FROZEN_DIFFERENCE_THRESHOLD}", detail, "" if passed else reason)
+
+
+# --- From the one decoding pass (take evaluation) ----------------------------------------------
+
+ALL_OF_IT = 0.9  # a defect covering this share of the clip is the whole clip's
+
+
+def technical_from_frames(frames, defects: list, *, expected_duration_seconds: float, expected_width: int,
+                          expected_height: int) -> TechnicalEvaluation:  # fmt: skip
+    """The same five checks as evaluate_video_technical, read off the one decoding pass and its defects
+    (frames.VideoFrames, defects.Defect), so each failure names where in the clip it happens."""
+    by_kind: dict[str, list] = {}
+    for defect in defects:
+        by_kind.setdefault(defect.kind, []).append(defect)
+    truncated = by_kind.get("truncated", [])
+    if truncated:
+        return _evaluation({"decodes": CheckResult(False, False, True, truncated[0].detail, DAMAGED)})
+    frame_detail = f"{frames.frame_count} frames of {frames.width}x{frames.height} decoded"
+    video = DecodedVideo(frames.frame_count, frames.frames_per_second, frames.declared_seconds, frames.width,
+                         frames.height, [])  # fmt: skip
+    measured = round(frames.seconds, 3)
+    tolerance = max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_RATIO * expected_duration_seconds)
+    duration_ok = abs(measured - expected_duration_seconds) <= tolerance
+    return _evaluation(
+        {
+            "decodes": CheckResult(True, True, True, frame_detail, ""),
+            "duration": CheckResult(
+                duration_ok, measured, f"{expected_duration_seconds:g} s ± {tolerance:.2f} s",
+                f"{frames.frame_count} frames, {measured:g} s from first to last time stamp",
+                "" if duration_ok else f"The video runs {measured:.1f} s instead of the requested {expected_duration_seconds:g} s.",
+            ),
+            "size": _size_check(video, expected_width, expected_height),
+            "not_black": _segments_check(by_kind.get("black", []), frames.seconds, "mean luma", "The video is all black.",
+                                         "The picture goes black {when}."),
+            "not_frozen": _segments_check(by_kind.get("frozen", []), frames.seconds, "largest luma change",
+                                          "The picture never changes; the video looks frozen.",
+                                          "The picture freezes {when}."),
+        }
+    )  # fmt: skip
+
+
+def technical_undecodable(detail: str, reason: str) -> TechnicalEvaluation:
+    return _evaluation({"decodes": CheckResult(False, False, True, detail, reason)})
+
+
+def _segments_check(segments: list, seconds: float, measured: str, whole: str, part: str) -> CheckResult:
+    if not segments:
+        return CheckResult(True, 0.0, "0 s", "no such segment", "")
+    covered = round(sum(segment.end - segment.start for segment in segments), 2)
+    detail = "; ".join(f"{segment.start:.2f}–{segment.end:.2f} s ({measured} {segment.value})" for segment in segments)
+    if seconds and covered >= ALL_OF_IT * seconds:
+        return CheckResult(False, covered, "0 s", detail, whole)
+    return CheckResult(False, covered, "0 s", detail, part.format(when=", ".join(segment.when for segment in segments)))

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.media import video_preview, video_size, video_stills
+from jobs.media import video_size
 from jobs.models import Attempt, Take
 from jobs.pipeline.attempts import attempt_finished, retry_delay
 from jobs.pipeline.evaluate import take_evaluate_and_settle
@@ -85,31 +85,31 @@ def _fetch_and_store(take: Take, attempt: Attempt, status: JobStatus, lease: Lea
 
 
 def _store(take: Take, video: Path, workdir: Path, lease: Lease) -> None:
-    """Store a playable video and hand it to evaluation; an unplayable one is settled here and now."""
+    """Store a playable video and hand it to evaluation, whose one decode also makes the poster,
+    thumbnail and preview (issue 13: one decode per take); an unplayable one is settled here and now."""
     try:
-        with media_work_timed(take.pk, "previews"):
-            video_size(video)
-            poster, thumbnail = video_stills(video, workdir / "stills")
-            preview = video_preview(video, workdir / "preview")
+        with media_work_timed(take.pk, "probe"):
+            video_size(video)  # the header only
     except (av.error.FFmpegError, ValueError, IndexError):
         take = take_transition(take_id=take.pk, to_state=TakeState.EVALUATING, lease=lease)
         take_evaluate_and_settle(take=take, video=video, expected_size=(1, 1), workdir=workdir, lease=lease)
         return
     with media_work_timed(take.pk, "store"):
-        stored = take_files_store(take=take, files=(video, poster, thumbnail, preview))
+        stored = take_files_store(take=take, files=(video,))
     if stored:
         _evaluation_queue(take, lease)
 
 
 def take_files_store(*, take: Take, files: tuple[Path, Path, Path, Path]) -> bool:
-    """Store a take's video, stills and preview (in Take.OUTPUT_FILE_FIELDS order) in the configured storage.
+    """Store a take's video, then optionally its stills and preview (in Take.OUTPUT_FILE_FIELDS order), in the
+    configured storage.
 
     Returns False, keeping nothing, when the take was cancelled or failed while they were stored.
     """
     for field_name, path in zip(Take.OUTPUT_FILE_FIELDS, files):
         with path.open("rb") as handle:
             getattr(take, field_name).save(path.name, File(handle), save=False)
-    names = {field_name: getattr(take, field_name).name for field_name in Take.OUTPUT_FILE_FIELDS}
+    names = {field_name: getattr(take, field_name).name for field_name in Take.OUTPUT_FILE_FIELDS[: len(files)]}
     stored = Take.objects.filter(pk=take.pk, state__in=ACTIVE_STATES).update(**names, heartbeat_at=timezone.now())
     if not stored:
         for name in names.values():

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 
 from jobs.compiler import ShotSpec
@@ -68,13 +69,29 @@ def take_evaluate_and_settle(*, take: Take, video: Path, expected_size: tuple[in
             video, expected_duration_seconds=take.duration_seconds, expected_width=expected_size[0],
             expected_height=expected_size[1], prompt=take.compiled_prompt, reference_images=references,
             clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None,
+            media_dir=None if take.poster else workdir / "media",  # a downloaded take: stills from this decode
         )
+    if result.media:
+        with media_work_timed(take.pk, "store previews"):
+            _media_store(take, result.media)
     evaluation = result.as_dict()
     if not result.passed:
         take_fail_check(take_id=take.pk, evaluation=evaluation, lease=lease)
         take_regenerate(take_id=take.pk)
         return
     take_succeed(take_id=take.pk, evaluation=evaluation, lease=lease)
+
+
+def _media_store(take: Take, media: dict[str, Path]) -> None:
+    """Store the poster, thumbnail and preview the evaluation made, while the take is still being evaluated."""
+    fields = [name for name in ("poster", "thumbnail", "preview") if name in media]
+    for name in fields:
+        with media[name].open("rb") as handle:
+            getattr(take, name).save(media[name].name, File(handle), save=False)
+    names = {name: getattr(take, name).name for name in fields}
+    if not Take.objects.filter(pk=take.pk, state=TakeState.EVALUATING).update(**names):
+        for stored in names.values():  # cancelled meanwhile: keep nothing
+            default_storage.delete(stored)
 
 
 def storage_copy(name: str, target: Path) -> Path:

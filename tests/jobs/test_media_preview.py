@@ -59,3 +59,26 @@ def test_a_file_without_video_frames_is_refused(tmp_path):
     broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100)
     with pytest.raises((ValueError, av.error.FFmpegError)):
         video_preview(broken, tmp_path)
+
+
+def test_the_poster_is_the_middle_frame_found_by_a_seek(tmp_path):
+    video = make_video(tmp_path / "ramp.mp4", frames=96)
+
+    poster, thumbnail = media.video_stills(video, tmp_path / "stills")
+
+    level = np.asarray(Image.open(poster).convert("L")).mean()
+    assert abs(level - 255 * 48 / 95) < 8  # the 49th of 96 frames, not the first or the last
+    assert Image.open(thumbnail).width <= media.THUMBNAIL_WIDTH
+
+
+def test_evaluation_makes_the_poster_thumbnail_and_preview_from_its_own_decode(tmp_path):
+    from jobs.evaluation import evaluate_take_video
+
+    video = make_video(tmp_path / "ramp.mp4", frames=48)
+    result = evaluate_take_video(video, expected_duration_seconds=2, expected_width=854, expected_height=480,
+                                 media_dir=tmp_path / "media")  # fmt: skip
+
+    assert set(result.media) == {"poster", "thumbnail", "preview"}
+    assert Image.open(result.media["poster"]).size == (854, 480)
+    with Image.open(result.media["preview"]) as preview:
+        assert preview.n_frames == 12 and preview.width == 480
