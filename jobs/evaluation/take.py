@@ -2,7 +2,9 @@
 
 Order: the technical checks (one decoding pass of their own), then one more pass that gathers
 thumbnails and sampled frames for flicker, cuts, motion, aesthetics, safety and CLIP. A take that
-fails a hard gate is not passed, whatever its aggregate; the first failing gate gives the reason.
+fails a hard gate is not passed, whatever its aggregate. The outcome is pass, needs review (a
+doubtful flag: delivered, the creator decides) or block; reasons come most specific first
+(outcome.py). The soundtrack is checked from its own audio packets (audio.py).
 """
 
 from dataclasses import dataclass, field
@@ -11,10 +13,12 @@ from pathlib import Path
 from jobs.evaluation.aesthetics import aesthetics_measure
 from jobs.evaluation.aggregate import aggregate_compute
 from jobs.evaluation.alignment import clip_metrics_measure
+from jobs.evaluation.audio import audio_defects
 from jobs.evaluation.frames import FramesUnreadable, video_frames_read
 from jobs.evaluation.metric import Metric, metric_unavailable
 from jobs.evaluation.motion import motion_measure
-from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
+from jobs.evaluation.outcome import evaluation_outcome, verdict_outcome, verdicts_ordered
+from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, LabelThreshold, safety_gate, safety_measure
 from jobs.evaluation.technical import TechnicalEvaluation, evaluate_video_technical
 from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
 
@@ -32,6 +36,8 @@ class EvaluationGates:
     safety: bool = True  # fails closed: a detector that cannot run fails the gate
     unsafe_labels: frozenset[str] = UNSAFE_LABELS
     unsafe_min_score: float = UNSAFE_MIN_SCORE
+    safety_thresholds: tuple[tuple[str, LabelThreshold], ...] = ()  # per-label (review, block) overrides
+    audio: bool = True  # sound asked for but missing or silent, heavy clipping, sound and picture lengths apart
     hard_cuts: bool = True
     max_hard_cuts: int = 0  # raise for a request that asks for cuts
     flicker: bool = True
@@ -50,6 +56,8 @@ class TakeEvaluation:
     metrics: dict[str, Metric]
     gates: dict[str, dict] = field(default_factory=dict)  # per gate: passed, reason
     weights: dict[str, float] = field(default_factory=dict)  # the re-normalised weights applied
+    outcome: str = "pass"  # pass, needs_review (delivered, the creator decides) or block
+    reasons: list[str] = field(default_factory=list)  # every failing gate's reason, most specific first
 
     @property
     def scores(self) -> dict[str, float]:
@@ -65,25 +73,33 @@ class TakeEvaluation:
             "metrics": {name: metric.as_dict() for name, metric in self.metrics.items()},
             "gates": self.gates,
             "weights": self.weights,
+            "outcome": self.outcome,
+            "reasons": self.reasons,
         }
 
 
 def evaluate_take_video(
     path: Path, *, expected_duration_seconds: float, expected_width: int, expected_height: int, prompt: str = "",
     reference_images: tuple[Path, ...] = (), clip_model_dir: str | None = None,
-    weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES,
+    weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES, expects_audio: bool = False,
 ) -> TakeEvaluation:  # fmt: skip
     technical = evaluate_video_technical(
         path, expected_duration_seconds=expected_duration_seconds, expected_width=expected_width,
         expected_height=expected_height,
     )  # fmt: skip
     metrics, detections = _metrics_measure(Path(path), technical, prompt, tuple(reference_images), clip_model_dir)
+    audio = audio_defects(Path(path), expects_audio=expects_audio, video_duration_seconds=technical.checks.get(
+        "duration", {}).get("value"))  # fmt: skip
+    metrics["audio"] = audio.as_metric()
     verdicts = _gates_check(gates, technical, metrics, detections)
+    if gates.audio:
+        verdicts["audio"] = audio.as_gate()
     aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights)
-    failures = [verdict["reason"] for verdict in verdicts.values() if not verdict["passed"]]
+    outcome, reasons = evaluation_outcome(verdicts)
     return TakeEvaluation(
-        passed=not failures, failure_reason=failures[0] if failures else "", aggregate=aggregate.value,
-        technical=technical, metrics=metrics, gates=verdicts, weights=aggregate.weights,
+        passed=outcome == "pass", failure_reason=reasons[0] if reasons else "", aggregate=aggregate.value,
+        technical=technical, metrics=metrics, gates=verdicts_ordered(verdicts), weights=aggregate.weights,
+        outcome=outcome, reasons=reasons,
     )  # fmt: skip
 
 
@@ -135,10 +151,10 @@ def _gates_check(gates: EvaluationGates, technical: TechnicalEvaluation, metrics
 def _safety_verdict(gates: EvaluationGates, metric: Metric, detections: list | None) -> dict:
     if detections is None:
         if not metric.reason:  # the video never got as far as safety: the technical gate says why
-            return _verdict(False, "The video could not be checked for safety.")
-        return _verdict(False, f"The video could not be checked for safety: {metric.reason}.")
-    verdict = safety_gate(detections, unsafe_labels=gates.unsafe_labels, min_score=gates.unsafe_min_score)
-    return {"passed": verdict.passed, "reason": verdict.reason, "labels": verdict.unsafe_labels}
+            return {**_verdict(False, "The video could not be checked for safety."), "unchecked": True}
+        return {**_verdict(False, f"The video could not be checked for safety: {metric.reason}."), "unchecked": True}
+    return safety_gate(detections, unsafe_labels=gates.unsafe_labels, min_score=gates.unsafe_min_score,
+                       overrides=dict(gates.safety_thresholds)).as_gate()  # fmt: skip
 
 
 def _verdict(passed: bool, reason: str) -> dict:
@@ -153,8 +169,8 @@ def evaluation_failed_check(evaluation: dict) -> tuple[str, str]:
     """(name, reason) of the first hard check a stored evaluation (`as_dict`) failed: a technical
     check by its own name (decodes, duration, size, not_black, not_frozen), else the gate's name
     (safety, hard_cuts, flicker)."""
-    for gate, verdict in evaluation.get("gates", {}).items():
-        if verdict["passed"]:
+    for gate, verdict in verdicts_ordered(evaluation.get("gates", {})).items():
+        if verdict_outcome(verdict) != "block":  # a doubtful flag is the creator's to judge, never a failure
             continue
         if gate == "technical":
             failed = [name for name, check in evaluation.get("technical", {}).items() if not check["passed"]]

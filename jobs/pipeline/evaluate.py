@@ -2,7 +2,9 @@
 
 Runs on the evaluation queue, one worker at a time per take (the lease). A take passing every
 hard check is ready and charged; one failing a check is settled as rendered-but-broken and
-replaced by a regeneration where the budget allows (regenerate.py).
+replaced by a regeneration where the budget allows (regenerate.py). One that needs review (a
+doubtful safety flag) is ready and charged like a passed take, and nothing automatic follows: no
+regeneration, no refund; the card tells the creator why, and their approve or reject decides.
 """
 
 import logging
@@ -15,6 +17,8 @@ from django.core.files.storage import default_storage
 
 from jobs.compiler import ShotSpec
 from jobs.evaluation import evaluate_take_video
+from jobs.evaluation.safety import LabelThreshold
+from jobs.evaluation.take import DEFAULT_GATES, EvaluationGates
 from jobs.media import expected_size_for, video_size
 from jobs.models import Take
 from jobs.pipeline.leases import Lease, take_leased
@@ -33,7 +37,7 @@ def take_evaluate(*, take_id: int) -> None:
             _regeneration_finish(take_id)
             return
         with take_stage_settled(take_id=take_id, lease=lease, doing="checking the video"):
-            _evaluate_stored(Take.objects.select_related("provider_model").get(pk=take_id), lease)
+            _evaluate_stored(Take.objects.select_related("provider_model", "provider_price").get(pk=take_id), lease)
 
 
 def _regeneration_finish(take_id: int) -> None:
@@ -68,13 +72,25 @@ def take_evaluate_and_settle(*, take: Take, video: Path, expected_size: tuple[in
             video, expected_duration_seconds=take.duration_seconds, expected_width=expected_size[0],
             expected_height=expected_size[1], prompt=take.compiled_prompt, reference_images=references,
             clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None,
+            gates=evaluation_gates(), expects_audio=bool(take.provider_price_id and take.provider_price.with_audio),
         )
     evaluation = result.as_dict()
-    if not result.passed:
+    if result.outcome == "block":
         take_fail_check(take_id=take.pk, evaluation=evaluation, lease=lease)
         take_regenerate(take_id=take.pk)
         return
     take_succeed(take_id=take.pk, evaluation=evaluation, lease=lease)
+
+
+def evaluation_gates() -> EvaluationGates:
+    """The default gates, with ops' per-label safety thresholds (EVALUATION_SAFETY_THRESHOLDS) applied:
+    a listed label becomes unsafe at those scores."""
+    overrides = {label: LabelThreshold(review=review, block=block)
+                 for label, (review, block) in settings.EVALUATION_SAFETY_THRESHOLDS.items()}  # fmt: skip
+    if not overrides:
+        return DEFAULT_GATES
+    return EvaluationGates(unsafe_labels=DEFAULT_GATES.unsafe_labels | set(overrides),
+                           safety_thresholds=tuple(sorted(overrides.items())))  # fmt: skip
 
 
 def storage_copy(name: str, target: Path) -> Path:
