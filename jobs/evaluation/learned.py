@@ -14,7 +14,7 @@ from jobs.evaluation.aggregate import DEFAULT_WEIGHTS
 
 RANKING_FEATURES: tuple[str, ...] = (*DEFAULT_WEIGHTS, "audio")
 NEUTRAL_SCORE = 0.5
-L2_PENALTY = 1.0
+L2_PENALTY = 0.1  # enough to keep perfectly separable decisions finite, little enough to learn from a dozen
 NEWTON_STEPS = 25
 
 

@@ -71,8 +71,8 @@ def take_credits_hold(*, take: Take, amount: int, budget_key: str = "") -> Reser
 
 @transaction.atomic
 def take_succeed(*, take_id: int, evaluation: dict, lease: Lease | None = None) -> None:
-    detail = ("needs the creator's review: " + evaluation["reasons"][0] if evaluation.get("outcome") == "needs_review"
-              else "passed every check")  # fmt: skip
+    detail = ("needs the creator's review: " + evaluation.get("failure_reason", "")
+              if evaluation.get("outcome") == "needs_review" else "passed every check")  # fmt: skip
     take = take_transition(take_id=take_id, to_state=TakeState.READY, detail=detail[:500],
                            evaluation=evaluation, progress=100, lease=lease)
     credits_capture(reservation_id=take.reservation_id, amount=take.price_credits)
