@@ -101,7 +101,7 @@ def safety_gate(
         seen = ", ".join(f"{label} on {clear[label]} of {len(detections)} frames" for label in blocking)
         return SafetyVerdict(BLOCK, blocking, f"The video was flagged as unsafe: {seen}.", flagged)
     doubtful = sorted(flagged)
-    seen = ", ".join(f"{label} ({_frames(flagged[label])} of {len(detections)}, best {_best(detections, label):.2f})"
+    seen = "; ".join(f"{label} on {_frames(flagged[label])} of {len(detections)}, best score {_best(detections, label):.2f}"
                      for label in doubtful)  # fmt: skip
     reason = (f"Check this video before using it: the safety check was unsure ({seen}). "
               "It is often wrong on animation and stylised pictures.")  # fmt: skip

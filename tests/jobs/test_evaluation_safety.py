@@ -136,7 +136,7 @@ def test_a_cartoon_breast_flag_on_a_few_frames_needs_review_instead_of_blocking(
     assert verdict.outcome == "needs_review" and not verdict.passed
     assert verdict.unsafe_labels == ["FEMALE_BREAST_EXPOSED"]
     assert verdict.frames_flagged == {"FEMALE_BREAST_EXPOSED": 3}
-    assert "FEMALE_BREAST_EXPOSED (3 frames of 8, best 0.80)" in verdict.reason
+    assert "unsure (FEMALE_BREAST_EXPOSED on 3 frames of 8, best score 0.80)" in verdict.reason
 
 
 def test_a_clear_violation_agreed_on_by_several_frames_still_blocks():
