@@ -24,7 +24,7 @@ from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_
 
 METRIC_NAMES = (
     "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "sharpness", "exposure", "contrast",
-    "colourfulness", "safety", "prompt_alignment", "character_consistency",
+    "colourfulness", "safety", "prompt_alignment", "character_consistency", "audio",
 )  # fmt: skip
 
 
@@ -88,12 +88,13 @@ def evaluate_take_video(
         expected_height=expected_height,
     )  # fmt: skip
     metrics, detections = _metrics_measure(Path(path), technical, prompt, tuple(reference_images), clip_model_dir)
-    audio = audio_defects(Path(path), expects_audio=expects_audio, video_duration_seconds=technical.checks.get(
-        "duration", {}).get("value"))  # fmt: skip
-    metrics["audio"] = audio.as_metric()
     verdicts = _gates_check(gates, technical, metrics, detections)
-    if gates.audio:
-        verdicts["audio"] = audio.as_gate()
+    if technical.checks["decodes"]["passed"]:  # else every metric, audio too, is already unavailable
+        audio = audio_defects(Path(path), expects_audio=expects_audio,
+                              video_duration_seconds=technical.checks["duration"]["value"])  # fmt: skip
+        metrics["audio"] = audio.as_metric()
+        if gates.audio:
+            verdicts["audio"] = audio.as_gate()
     aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights)
     outcome, reasons = evaluation_outcome(verdicts)
     return TakeEvaluation(
