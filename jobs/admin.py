@@ -2,8 +2,15 @@ from django.contrib import admin
 from django.shortcuts import render
 from django.urls import path
 
-from jobs.models import Attempt, Take, TakeEvent, WebhookDelivery
-from jobs.selectors import attempt_outcomes_by_model
+from jobs.models import (
+    Attempt,
+    CreatorRanking,
+    Take,
+    TakeDecision,
+    TakeEvent,
+    WebhookDelivery,
+)
+from jobs.selectors import attempt_outcomes_by_model, decision_agreement_report
 from providers.selectors import health_window_start, provider_health_rows
 
 
@@ -115,3 +122,32 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     list_filter = ("api_family",)
     search_fields = ("event_id", "take__public_id")
     list_select_related = ("take",)
+
+
+@admin.register(TakeDecision)
+class TakeDecisionAdmin(ReadOnlyModelAdmin):
+    """Creators' approve/reject decisions with the evaluation they were made on; the agreement
+    report (link above the list) compares them with the gates and the score."""
+
+    list_display = ("created_at", "take", "owner", "decision", "outcome", "aggregate")
+    list_filter = ("decision", "outcome")
+    search_fields = ("take__public_id", "owner__username")
+    list_select_related = ("take", "owner")
+    date_hierarchy = "created_at"
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(self.agreement_view)
+        return [path("agreement/", report, name="jobs_takedecision_agreement"), *super().get_urls()]
+
+    def agreement_view(self, request):
+        """Per gate: creators rejecting what it passed, approving what it failed; the score's ROC AUC."""
+        context = {**self.admin_site.each_context(request), "title": "Gate and score agreement with creators",
+                   "report": decision_agreement_report(), "opts": self.model._meta}  # fmt: skip
+        return render(request, "admin/jobs/decision_agreement.html", context)
+
+
+@admin.register(CreatorRanking)
+class CreatorRankingAdmin(ReadOnlyModelAdmin):
+    list_display = ("owner", "decisions", "intercept", "fitted_at")
+    list_select_related = ("owner",)
+    readonly_fields = ("owner", "features", "coefficients", "intercept", "decisions", "fitted_at")

@@ -98,6 +98,11 @@ class Take(models.Model):
     export_resends = models.PositiveSmallIntegerField(default=0, help_text="Times recovery sent a lost export again")
     evaluation = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
+    rank_score = models.FloatField(
+        null=True, blank=True,
+        help_text="0-100: how likely the owner is to approve it, from their own decisions (jobs.decisions); "
+                  "empty: best-of-N ranks by the aggregate score",
+    )
 
     # How the pipeline keeps a take moving; see jobs/pipeline/__init__.py for the whole road.
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The take's last sign of life")
@@ -194,7 +199,10 @@ class Take(models.Model):
 
 
 def take_score(take: Take) -> float:
-    """The aggregate evaluation score, lowest when the evaluation could not give one."""
+    """What ranks a best-of-N take: the score learned from its owner's decisions where there is one,
+    else the aggregate evaluation score; lowest when neither exists."""
+    if take.rank_score is not None:
+        return take.rank_score
     aggregate = (take.evaluation or {}).get("aggregate")
     return float(aggregate) if aggregate is not None else -1.0
 
@@ -267,3 +275,48 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["api_family", "event_id"], name="webhook_event_once")]
+
+
+class TakeDecision(models.Model):
+    """A creator's approve or reject of a take, with what the evaluator said of it at that moment.
+
+    Append-only: a creator changing their mind adds a row; the newest row per take is the decision.
+    The gates and the metric vector are copied, not referenced, so a re-evaluation never rewrites
+    what the decision was made on."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    take = models.ForeignKey(Take, on_delete=models.CASCADE, related_name="decisions")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="take_decisions")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    outcome = models.CharField(max_length=16, blank=True, help_text="The evaluation's outcome: pass, needs_review or block")
+    gates = models.JSONField(default=dict, blank=True, help_text="Per gate: pass, needs_review or block")
+    metrics = models.JSONField(default=dict, blank=True, help_text="The metric vector: metric -> score 0-1 (null: unavailable)")
+    aggregate = models.FloatField(null=True, blank=True, help_text="The aggregate score (0-100) the take had")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "take", "-id"], name="take_decision_owner_latest")]
+        constraints = [
+            models.CheckConstraint(condition=Q(decision__in=["approved", "rejected"]), name="take_decision_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Take {self.take_id} {self.decision}"
+
+
+class CreatorRanking(models.Model):
+    """A logistic regression over metric scores, fitted on one creator's decisions (jobs.decisions)."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="take_ranking")
+    features = models.JSONField(help_text="Metric names, in the order of the coefficients")
+    coefficients = models.JSONField()
+    intercept = models.FloatField()
+    decisions = models.PositiveIntegerField(help_text="Takes decided on when it was fitted")
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Ranking of user {self.owner_id} ({self.decisions} decisions)"

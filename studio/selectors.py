@@ -158,8 +158,8 @@ def shots_without_a_draft(*, project: Project) -> QuerySet[Shot]:
 
 
 def _score() -> Coalesce:
-    """jobs.models.take_score in SQL: the aggregate evaluation score, -1 without one."""
-    return Coalesce(Cast(KeyTextTransform("aggregate", "evaluation"), FloatField()), Value(-1.0))
+    """jobs.models.take_score in SQL: the learned rank score, else the aggregate evaluation score, -1 without one."""
+    return Coalesce("rank_score", Cast(KeyTextTransform("aggregate", "evaluation"), FloatField()), Value(-1.0))
 
 
 def _count(takes: QuerySet[Take]) -> Coalesce:

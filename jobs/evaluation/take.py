@@ -4,8 +4,9 @@ One decoding pass (frames.py) gives per-frame signals over the whole clip and a 
 The signals become time-stamped defects (defects.py), which the technical checks and the temporal
 gates read; the sampled frames feed motion, aesthetics, safety and CLIP. With `media_dir` the same
 pass also yields the poster, thumbnail and animated preview. A take that fails a hard gate is not
-passed, whatever its aggregate, and its aggregate is scaled into 0-20; the first failing gate gives
-the reason.
+passed, whatever its aggregate, and its aggregate is scaled into 0-20. The outcome is pass, needs
+review (a doubtful flag: delivered, the creator decides) or block; reasons come most specific first
+(outcome.py). The soundtrack is checked from its own audio packets (audio.py).
 """
 
 from dataclasses import dataclass, field
@@ -14,17 +15,19 @@ from pathlib import Path
 from jobs.evaluation.aesthetics import aesthetics_measure
 from jobs.evaluation.aggregate import aggregate_compute
 from jobs.evaluation.alignment import clip_metrics_measure
+from jobs.evaluation.audio import audio_defects
 from jobs.evaluation.defects import Defect, defects_find
 from jobs.evaluation.frames import FramesUnreadable, VideoFrames, video_frames_read
 from jobs.evaluation.metric import Metric, metric_unavailable
 from jobs.evaluation.motion import motion_measure
-from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, safety_gate, safety_measure
+from jobs.evaluation.outcome import evaluation_outcome, verdict_outcome, verdicts_ordered
+from jobs.evaluation.safety import UNSAFE_LABELS, UNSAFE_MIN_SCORE, LabelThreshold, safety_gate, safety_measure
 from jobs.evaluation.technical import TechnicalEvaluation, technical_from_frames, technical_undecodable
 from jobs.evaluation.temporal import FLICKER_SHARE_LIMIT, flicker_measure, hard_cuts_measure
 
 METRIC_NAMES = (
     "flicker", "hard_cuts", "motion_magnitude", "motion_smoothness", "dynamic_degree", "sharpness", "exposure",
-    "contrast", "colourfulness", "safety", "prompt_alignment", "character_consistency",
+    "contrast", "colourfulness", "safety", "prompt_alignment", "character_consistency", "audio",
 )  # fmt: skip
 
 
@@ -36,6 +39,8 @@ class EvaluationGates:
     safety: bool = True  # fails closed: a detector that cannot run fails the gate
     unsafe_labels: frozenset[str] = UNSAFE_LABELS
     unsafe_min_score: float = UNSAFE_MIN_SCORE
+    safety_thresholds: tuple[tuple[str, LabelThreshold], ...] = ()  # per-label (review, block) overrides
+    audio: bool = True  # sound asked for but missing or silent, heavy clipping, sound and picture lengths apart
     hard_cuts: bool = True
     max_hard_cuts: int = 0  # raise for a request that asks for cuts
     flicker: bool = True
@@ -58,6 +63,8 @@ class TakeEvaluation:
     weights: dict[str, float] = field(default_factory=dict)  # the re-normalised weights applied
     defects: list[Defect] = field(default_factory=list)  # time-stamped, fades included (not failing)
     media: dict[str, Path] = field(default_factory=dict)  # poster, thumbnail, preview when asked for
+    outcome: str = "pass"  # pass, needs_review (delivered, the creator decides) or block
+    reasons: list[str] = field(default_factory=list)  # every failing gate's reason, most specific first
 
     @property
     def scores(self) -> dict[str, float]:
@@ -74,6 +81,8 @@ class TakeEvaluation:
             "gates": self.gates,
             "weights": self.weights,
             "defects": [defect.as_dict() for defect in self.defects],
+            "outcome": self.outcome,
+            "reasons": self.reasons,
         }
 
 
@@ -81,6 +90,7 @@ def evaluate_take_video(
     path: Path, *, expected_duration_seconds: float, expected_width: int, expected_height: int, prompt: str = "",
     reference_images: tuple[Path, ...] = (), clip_model_dir: str | None = None,
     weights: dict[str, float] | None = None, gates: EvaluationGates = DEFAULT_GATES, media_dir: Path | None = None,
+    expects_audio: bool = False,
 ) -> TakeEvaluation:  # fmt: skip
     expected = {"expected_duration_seconds": expected_duration_seconds, "expected_width": expected_width,
                 "expected_height": expected_height}  # fmt: skip
@@ -95,13 +105,20 @@ def evaluate_take_video(
         technical = technical_from_frames(frames, defects, **expected)
     metrics, detections = _metrics_measure(frames, defects, technical, prompt, tuple(reference_images), clip_model_dir)
     verdicts = _gates_check(gates, technical, metrics, detections, defects)
-    failures = [verdict["reason"] for verdict in verdicts.values() if not verdict["passed"]]
+    if technical.checks["decodes"]["passed"]:  # else every metric, audio too, is already unavailable
+        audio = audio_defects(Path(path), expects_audio=expects_audio,
+                              video_duration_seconds=technical.checks["duration"]["value"])  # fmt: skip
+        metrics["audio"] = audio.as_metric()
+        if gates.audio:
+            verdicts["audio"] = audio.as_gate()
+    outcome, reasons = evaluation_outcome(verdicts)
     aggregate = aggregate_compute({name: metric.score for name, metric in metrics.items()}, weights,
-                                  failed_gate=bool(failures))  # fmt: skip
+                                  failed_gate=outcome == "block")  # fmt: skip
     media = _media_write(frames, media_dir) if media_dir and frames is not None else {}
     return TakeEvaluation(
-        passed=not failures, failure_reason=failures[0] if failures else "", aggregate=aggregate.value,
-        technical=technical, metrics=metrics, gates=verdicts, weights=aggregate.weights, defects=defects, media=media,
+        passed=outcome == "pass", failure_reason=reasons[0] if reasons else "", aggregate=aggregate.value,
+        technical=technical, metrics=metrics, gates=verdicts_ordered(verdicts), weights=aggregate.weights,
+        defects=defects, media=media, outcome=outcome, reasons=reasons,
     )  # fmt: skip
 
 
@@ -172,10 +189,10 @@ def _when(defects: list[Defect]) -> str:
 def _safety_verdict(gates: EvaluationGates, metric: Metric, detections: list | None) -> dict:
     if detections is None:
         if not metric.reason:  # the video never got as far as safety: the technical gate says why
-            return _verdict(False, "The video could not be checked for safety.")
-        return _verdict(False, f"The video could not be checked for safety: {metric.reason}.")
-    verdict = safety_gate(detections, unsafe_labels=gates.unsafe_labels, min_score=gates.unsafe_min_score)
-    return {"passed": verdict.passed, "reason": verdict.reason, "labels": verdict.unsafe_labels}
+            return {**_verdict(False, "The video could not be checked for safety."), "unchecked": True}
+        return {**_verdict(False, f"The video could not be checked for safety: {metric.reason}."), "unchecked": True}
+    return safety_gate(detections, unsafe_labels=gates.unsafe_labels, min_score=gates.unsafe_min_score,
+                       overrides=dict(gates.safety_thresholds)).as_gate()  # fmt: skip
 
 
 def _verdict(passed: bool, reason: str) -> dict:
@@ -190,8 +207,8 @@ def evaluation_failed_check(evaluation: dict) -> tuple[str, str]:
     """(name, reason) of the first hard check a stored evaluation (`as_dict`) failed: a technical
     check by its own name (decodes, duration, size, not_black, not_frozen), else the gate's name
     (safety, hard_cuts, flicker)."""
-    for gate, verdict in evaluation.get("gates", {}).items():
-        if verdict["passed"]:
+    for gate, verdict in verdicts_ordered(evaluation.get("gates", {})).items():
+        if verdict_outcome(verdict) != "block":  # a doubtful flag is the creator's to judge, never a failure
             continue
         if gate == "technical":
             failed = [name for name, check in evaluation.get("technical", {}).items() if not check["passed"]]

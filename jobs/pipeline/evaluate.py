@@ -2,7 +2,9 @@
 
 Runs on the evaluation queue, one worker at a time per take (the lease). A take passing every
 hard check is ready and charged; one failing a check is settled as rendered-but-broken and
-replaced by a regeneration where the budget allows (regenerate.py).
+replaced by a regeneration where the budget allows (regenerate.py). One that needs review (a
+doubtful safety flag) is ready and charged like a passed take, and nothing automatic follows: no
+regeneration, no refund; the card tells the creator why, and their approve or reject decides.
 """
 
 import logging
@@ -16,6 +18,8 @@ from django.core.files.storage import default_storage
 
 from jobs.compiler import ShotSpec
 from jobs.evaluation import evaluate_take_video
+from jobs.evaluation.safety import LabelThreshold
+from jobs.evaluation.take import DEFAULT_GATES, EvaluationGates
 from jobs.media import expected_size_for, video_size
 from jobs.models import Take
 from jobs.pipeline.leases import Lease, take_leased
@@ -34,7 +38,7 @@ def take_evaluate(*, take_id: int) -> None:
             _regeneration_finish(take_id)
             return
         with take_stage_settled(take_id=take_id, lease=lease, doing="checking the video"):
-            _evaluate_stored(Take.objects.select_related("provider_model").get(pk=take_id), lease)
+            _evaluate_stored(Take.objects.select_related("provider_model", "provider_price").get(pk=take_id), lease)
 
 
 def _regeneration_finish(take_id: int) -> None:
@@ -70,12 +74,13 @@ def take_evaluate_and_settle(*, take: Take, video: Path, expected_size: tuple[in
             expected_height=expected_size[1], prompt=take.compiled_prompt, reference_images=references,
             clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None,
             media_dir=None if take.poster else workdir / "media",  # a downloaded take: stills from this decode
+            gates=evaluation_gates(), expects_audio=bool(take.provider_price_id and take.provider_price.with_audio),
         )
     if result.media:
         with media_work_timed(take.pk, "store previews"):
             _media_store(take, result.media)
     evaluation = result.as_dict()
-    if not result.passed:
+    if result.outcome == "block":
         take_fail_check(take_id=take.pk, evaluation=evaluation, lease=lease)
         take_regenerate(take_id=take.pk)
         return
@@ -92,6 +97,17 @@ def _media_store(take: Take, media: dict[str, Path]) -> None:
     if not Take.objects.filter(pk=take.pk, state=TakeState.EVALUATING).update(**names):
         for stored in names.values():  # cancelled meanwhile: keep nothing
             default_storage.delete(stored)
+
+
+def evaluation_gates() -> EvaluationGates:
+    """The default gates, with ops' per-label safety thresholds (EVALUATION_SAFETY_THRESHOLDS) applied:
+    a listed label becomes unsafe at those scores."""
+    overrides = {label: LabelThreshold(review=review, block=block)
+                 for label, (review, block) in settings.EVALUATION_SAFETY_THRESHOLDS.items()}  # fmt: skip
+    if not overrides:
+        return DEFAULT_GATES
+    return EvaluationGates(unsafe_labels=DEFAULT_GATES.unsafe_labels | set(overrides),
+                           safety_thresholds=tuple(sorted(overrides.items())))  # fmt: skip
 
 
 def storage_copy(name: str, target: Path) -> Path:

@@ -26,6 +26,7 @@ from billing.services import (
     credits_release,
     credits_reserve,
 )
+from jobs.decisions import take_rank_score_set
 from jobs.evaluation.take import evaluation_failed_check
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition, LeaseLost, TakeError
@@ -78,9 +79,12 @@ def take_credits_capture(take: Take) -> None:
 
 @transaction.atomic
 def take_succeed(*, take_id: int, evaluation: dict, lease: Lease | None = None) -> None:
-    take = take_transition(take_id=take_id, to_state=TakeState.READY, detail="passed every check",
+    detail = ("needs the creator's review: " + evaluation.get("failure_reason", "")
+              if evaluation.get("outcome") == "needs_review" else "passed every check")  # fmt: skip
+    take = take_transition(take_id=take_id, to_state=TakeState.READY, detail=detail[:500],
                            evaluation=evaluation, progress=100, lease=lease)
     take_credits_capture(take)
+    take_rank_score_set(take=take)
     if take.batch:  # a new score may change which take of a best-of-N batch is best
         for sibling_id in Take.objects.filter(batch=take.batch).exclude(pk=take.pk).values_list("pk", flat=True):
             take_changed_publish_on_commit(group=take.notify_group, take_id=sibling_id)

@@ -270,6 +270,17 @@ try:
     EVALUATION_WEIGHTS = {name: float(weight) for name, weight in json.loads(env_str("EVALUATION_WEIGHTS", "{}")).items()}
 except (json.JSONDecodeError, AttributeError, ValueError):
     raise ImproperlyConfigured('EVALUATION_WEIGHTS must be a JSON object of metric → weight, e.g. {"sharpness": 0.2}') from None
+# Per-label safety thresholds on top of the calibrated ones (jobs/evaluation/safety.py), as JSON
+# {label: [review score, block score]}; a listed label becomes unsafe at those scores.
+try:
+    EVALUATION_SAFETY_THRESHOLDS = {label: (float(review), float(block)) for label, (review, block)
+                                    in json.loads(env_str("EVALUATION_SAFETY_THRESHOLDS", "{}")).items()}
+except (json.JSONDecodeError, AttributeError, ValueError, TypeError):
+    raise ImproperlyConfigured('EVALUATION_SAFETY_THRESHOLDS must be a JSON object of label → [review, block], '
+                               'e.g. {"BUTTOCKS_EXPOSED": [0.5, 0.8]}') from None
+# Once a creator has made this many approve/reject decisions (both kinds among them), a model fitted
+# on them ranks their best-of-N takes ("ranked by what you approved"); below it the default weights rank.
+EVALUATION_LEARNED_RANKING_MIN_DECISIONS = env_int("EVALUATION_LEARNED_RANKING_MIN_DECISIONS", 12)
 # A take failing a hard check is regenerated (new seed, or the next provider) at most this often in a row.
 TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
 

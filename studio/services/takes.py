@@ -5,8 +5,9 @@ from dataclasses import replace
 from django.db import transaction
 
 from jobs.compiler import ShotSpec
+from jobs.decisions import take_decision_record
 from jobs.export import take_export_queue_on_commit
-from jobs.models import Take
+from jobs.models import Take, TakeDecision
 from jobs.pipeline.quote import TakeQuote, take_quote
 from jobs.pipeline.request import take_request, take_request_best_of
 from jobs.review import take_review_set
@@ -139,6 +140,8 @@ def take_approve(*, take: Take) -> Take:
     shot.approved_take = take
     shot.save(update_fields=["approved_take", "updated_at"])
     take_export_queue_on_commit(take)
+    if take.review != Take.Review.APPROVED:  # a repeated click is not a second decision
+        take_decision_record(take=take, decision=TakeDecision.Decision.APPROVED)
     return take_review_set(take_id=take.pk, review=Take.Review.APPROVED)
 
 
@@ -147,4 +150,6 @@ def take_reject(*, take: Take) -> Take:
     if take.state != TakeState.READY:
         raise StudioError("Only a ready take can be rejected.")
     Shot.objects.filter(pk=take.shot_id, approved_take_id=take.pk).update(approved_take=None)
+    if take.review != Take.Review.REJECTED:
+        take_decision_record(take=take, decision=TakeDecision.Decision.REJECTED)
     return take_review_set(take_id=take.pk, review=Take.Review.REJECTED)
