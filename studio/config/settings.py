@@ -272,6 +272,9 @@ except (json.JSONDecodeError, AttributeError, ValueError):
     raise ImproperlyConfigured('EVALUATION_WEIGHTS must be a JSON object of metric → weight, e.g. {"sharpness": 0.2}') from None
 # A take failing a hard check is regenerated (new seed, or the next provider) at most this often in a row.
 TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
+# Drafts go to the cheapest AI model whose catalog quality (0-100) is at least this, so a draft
+# predicts its final; 0 lets the local animatic stand in for drafts where no AI model is configured.
+DRAFT_QUALITY_FLOOR = env_int("DRAFT_QUALITY_FLOOR", 60)
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)
