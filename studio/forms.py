@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
 from jobs.pipeline.request import BEST_OF_MAX
-from studio.models import CharacterReference, Project, Shot
+from studio.models import CharacterReference, ProductionRun, Project, Shot
 from studio.services.storyboard import DraftScope
 
 
@@ -148,3 +148,9 @@ def form_error_add(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error)
+
+
+class RunStartForm(forms.Form):
+    mode = forms.ChoiceField(choices=ProductionRun.Mode.choices, initial=ProductionRun.Mode.AUTOPILOT)
+    drafts_per_shot = forms.TypedChoiceField(coerce=int, choices=[(n, f"{n} drafts") for n in range(1, 5)], initial=3)
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)

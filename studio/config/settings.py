@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "recover-takes": {"task": "jobs.takes_recover", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
     "expire-old-drafts": {"task": "jobs.takes_expire_drafts", "schedule": 6 * 3600.0},
     "sweep-local-renders": {"task": "providers.local_renders_sweep", "schedule": 6 * 3600.0},
+    # Production runs move on from what their takes say; this is also their reconciliation.
+    "advance-production-runs": {"task": "studio.production_runs_advance", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
