@@ -14,7 +14,7 @@ from dataclasses import replace
 from django.db import transaction
 from django.utils import timezone
 
-from billing.exceptions import BillingError
+from billing.exceptions import BillingError, ConcurrencyLimitReached
 from jobs.compiler import ShotSpec
 from jobs.exceptions import IdempotencyKeyInProgress, TakeError
 from jobs.models import Take, take_score
@@ -105,11 +105,18 @@ def _drafts_request(run: ProductionRun, run_shot: RunShot) -> None:
             )
     except IdempotencyKeyInProgress:
         return  # another worker is requesting these very takes
+    except ConcurrencyLimitReached as error:  # the plan's takes-at-once: a slot frees as takes finish
+        _shot_waits(run_shot, f"Waiting for a free slot: {error}")
     except BillingError as error:
         _run_stop(run, run_shot, f"Stopped before shot “{run_shot.shot.title}” round {round_number}: {error}")
     except TakeError as error:
         run_shot_transition(run_shot_id=run_shot.pk, to_state=RunShotState.NEEDS_YOU, reason=str(error)[:500],
                             detail=str(error))
+
+
+def _shot_waits(run_shot: RunShot, reason: str) -> None:
+    """Not a state change: the same step runs again at the next advance."""
+    RunShot.objects.filter(pk=run_shot.pk).update(reason=reason[:500])
 
 
 def _run_stop(run: ProductionRun, run_shot: RunShot, reason: str) -> None:
@@ -195,6 +202,8 @@ def _final_request(run: ProductionRun, run_shot: RunShot, draft: Take) -> None:
                                 detail=f"escalated take #{draft.pk} to {quote.provider_model.name}, {final.price_credits} credits")
     except IdempotencyKeyInProgress:
         return
+    except ConcurrencyLimitReached as error:
+        _shot_waits(run_shot, f"Waiting for a free slot: {error}")
     except BillingError as error:
         _run_stop(run, run_shot, f"Stopped before the final of “{run_shot.shot.title}”: {error}")
     except TakeError as error:

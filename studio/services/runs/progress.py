@@ -37,7 +37,7 @@ class RunProgress:
     @property
     def saving_percent(self) -> int:
         """What the run saved against all-premium: from the spend so far once it ends, from the forecast before."""
-        basis = self.spent if self.run.state in ("completed", "stopped", "cancelled") else max(self.spent, self.forecast)
+        basis = self.spent if self.run.state == "completed" else max(self.spent, self.forecast)
         return round(100 * (1 - basis / self.all_premium)) if self.all_premium else 0
 
     def as_dict(self) -> dict:
