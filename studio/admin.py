@@ -118,3 +118,31 @@ class ProductionRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(RunShot)
+class RunShotAdmin(admin.ModelAdmin):
+    list_display = ("pk", "run", "shot", "state", "round", "picked_take", "final_take")
+    list_filter = ("state",)
+    search_fields = ("shot__title", "reason")
+    list_select_related = ("run", "shot")
+    readonly_fields = ("run", "shot", "position", "state", "round", "picked_take", "final_take", "reason")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RunEvent)
+class RunEventAdmin(admin.ModelAdmin):
+    """A run's history, append-only."""
+
+    list_display = ("created_at", "run", "run_shot", "from_state", "to_state", "detail")
+    list_filter = ("to_state",)
+    search_fields = ("detail",)
+    readonly_fields = ("run", "run_shot", "from_state", "to_state", "detail", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
