@@ -107,3 +107,32 @@ def model_outcomes(*, features: ShotFeatures = ShotFeatures(), threshold: int = 
         failures=Count("pk", filter=Q(state=TakeState.FAILED) & ~Q(evaluation__has_key="passed")),
     ).order_by())
     return {row.pop("slug"): ModelOutcome(**row) for row in rows}
+
+
+@dataclass(frozen=True)
+class LearnedChoice:
+    slug: str
+    credits_per_accepted: float  # price ÷ the posterior mean pass probability
+    sampled: float  # price ÷ the Thompson sample: what the ranking used
+    reason: str
+
+
+def candidates_rank_learned(
+    candidates: list[tuple[str, int, int]], outcomes: dict[str, ModelOutcome], *, features: ShotFeatures,
+    rng: random.Random,
+) -> list[LearnedChoice]:
+    """Rank (slug, credits, catalog quality) by expected credits per accepted take, exploring by
+    Thompson sampling: each model's pass probability is drawn from its posterior, so an untried or
+    little-tried model is still chosen now and then, and a proven one most of the time."""
+    choices = []
+    for slug, credits, quality in candidates:
+        outcome = outcomes.get(slug, ModelOutcome())
+        mean = outcome.pass_probability(quality_score=quality)
+        sample = max(outcome.sample(quality_score=quality, rng=rng), 1e-6)
+        if outcome.takes:
+            figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} takes)"
+        else:
+            figures = f"no takes of {features.words} yet: {mean:.0%} expected from its catalog quality {quality}"
+        choices.append(LearnedChoice(slug=slug, credits_per_accepted=credits / max(mean, 1e-6), sampled=credits / sample,
+                                     reason=f"{figures}, {credits / max(mean, 1e-6):.0f} credits per accepted take"))
+    return sorted(choices, key=lambda choice: (choice.sampled, choice.slug))
