@@ -19,6 +19,7 @@ class Take(models.Model):
     OUTPUT_FILE_FIELDS = ("video", "poster", "thumbnail", "preview")
 
     class Tier(models.TextChoices):
+        ANIMATIC = "animatic", "Animatic"  # a near-free block-out; it does not predict a final
         DRAFT = "draft", "Draft"
         FINAL = "final", "Final"
 
@@ -143,7 +144,7 @@ class Take(models.Model):
             models.UniqueConstraint(fields=["owner", "idempotency_key"], name="take_idempotency_key_unique_per_owner"),
             models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=100), name="take_progress_percent"),
             models.CheckConstraint(condition=Q(state__in=[s.value for s in TakeState]), name="take_state_valid"),
-            models.CheckConstraint(condition=Q(tier__in=["draft", "final"]), name="take_tier_valid"),
+            models.CheckConstraint(condition=Q(tier__in=["animatic", "draft", "final"]), name="take_tier_valid"),
             models.CheckConstraint(condition=Q(review__in=["pending", "approved", "rejected"]), name="take_review_valid"),
             models.CheckConstraint(condition=Q(origin__in=["request", "best_of", "render_final", "other_provider", "regeneration",
                                                                  "upscale"]),

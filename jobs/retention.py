@@ -20,6 +20,7 @@ from jobs.pipeline.transitions import take_note
 from jobs.states import TERMINAL_STATES
 
 DEFAULT_DRAFT_RETENTION_DAYS = 30
+EXPIRING_TIERS = (Take.Tier.ANIMATIC, Take.Tier.DRAFT)  # block-outs and drafts; finals are kept
 
 
 def draft_retention_days() -> int:
@@ -35,7 +36,7 @@ def drafts_due_for_expiry(*, now=None, retention_days: int | None = None):
     has_files = Q()
     for name in Take.OUTPUT_FILE_FIELDS:
         has_files |= ~Q(**{name: ""})
-    return (Take.objects.filter(tier=Take.Tier.DRAFT, state__in=TERMINAL_STATES)
+    return (Take.objects.filter(tier__in=EXPIRING_TIERS, state__in=TERMINAL_STATES)
             .annotate(done_at=Coalesce("finished_at", "created_at")).filter(done_at__lt=cutoff)
             .filter(has_files).order_by("pk"))
 
@@ -49,7 +50,7 @@ def takes_expire_drafts(*, now=None, retention_days: int | None = None) -> int:
 
 def take_files_expire(*, take_id: int, retention_days: int) -> bool:
     take = Take.objects.get(pk=take_id)
-    if take.tier != Take.Tier.DRAFT:
+    if take.tier not in EXPIRING_TIERS:
         return False  # finals are kept
     names = {getattr(take, field).name for field in Take.OUTPUT_FILE_FIELDS if getattr(take, field)}
     names |= _files_under(f"takes/{take.tier}/{take.public_id}")

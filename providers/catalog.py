@@ -17,11 +17,15 @@ def catalog_defaults_read(path: Path = CATALOG_FILE) -> list[dict]:
 
 
 @transaction.atomic
-def catalog_sync(*, path: Path = CATALOG_FILE, model_cls=ProviderModel, price_cls=ProviderPrice) -> int:
-    """Insert catalog rows that are missing and add new price versions; never overwrite ops' edits."""
+def catalog_sync(*, path: Path = CATALOG_FILE, model_cls=ProviderModel, price_cls=ProviderPrice,
+                 entry_adjust=lambda entry: entry) -> int:
+    """Insert catalog rows that are missing and add new price versions; never overwrite ops' edits.
+
+    `entry_adjust` lets an old migration fit today's file to the schema of its time.
+    """
     created = 0
     known = {field.name for field in model_cls._meta.get_fields()}
-    for entry in catalog_defaults_read(path):
+    for entry in map(entry_adjust, catalog_defaults_read(path)):
         if any(value is True and key not in known for key, value in entry.items()):
             continue  # needs a capability this schema lacks (a historical model): its own migration loads it
         fields = {key: value for key, value in entry.items() if key in known and key not in ("slug", "prices")}

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 class ProviderModel(models.Model):
     class Tier(models.TextChoices):
+        ANIMATIC = "animatic", "Animatic"  # a local block-out of timing and framing, not an AI model
         DRAFT = "draft", "Draft"
         STANDARD = "standard", "Standard"
         PREMIUM = "premium", "Premium"
@@ -46,7 +47,7 @@ class ProviderModel(models.Model):
     class Meta:
         ordering = ["tier", "vendor", "name"]
         constraints = [
-            models.CheckConstraint(condition=Q(tier__in=["draft", "standard", "premium"]), name="provider_tier_valid"),
+            models.CheckConstraint(condition=Q(tier__in=["animatic", "draft", "standard", "premium"]), name="provider_tier_valid"),
             models.CheckConstraint(condition=Q(max_duration_seconds__gt=0), name="provider_max_duration_positive"),
             models.CheckConstraint(condition=Q(p90_latency_seconds__gte=models.F("p50_latency_seconds")), name="provider_p90_not_below_p50"),
         ]

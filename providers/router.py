@@ -28,6 +28,7 @@ class RouteNeeds:
     allowed_regions: tuple[str, ...] = ()  # empty allows every region
     avoided_slugs: tuple[str, ...] = ()  # the creator asked for another provider (e.g. after a policy refusal)
     upscale: bool = False  # upscale a finished video: only upscalers can, and they can do nothing else
+    quality_floor: int = 0  # the least catalog quality accepted (drafts: DRAFT_QUALITY_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def _capability_reason(needs: RouteNeeds, c: RouteCandidate) -> str | None:
         return "an upscaler: it only upscales finished videos" if c.video_upscale else "does not upscale videos"
     if c.tier not in needs.tiers:
         return f"{c.tier} tier, {' or '.join(needs.tiers)} wanted"
+    if c.quality_score < needs.quality_floor:
+        return f"quality {c.quality_score} is below the draft quality floor of {needs.quality_floor}"
     if needs.duration_seconds > c.max_duration_seconds:
         return f"duration: {needs.duration_seconds} s is longer than its {c.max_duration_seconds} s maximum"
     if c.allowed_durations and needs.duration_seconds not in c.allowed_durations:
@@ -147,6 +150,8 @@ def _choice_reason(needs: RouteNeeds, c: RouteCandidate, rank: int) -> str:
         return f"fallback #{rank}: {price}"
     if needs.prefer == "quality":
         return f"best quality available (score {c.quality_score}): {price}"
+    if needs.quality_floor:
+        return f"cheapest match at or above the draft quality floor of {needs.quality_floor} (quality {c.quality_score}): {price}"
     return f"cheapest match: {price}"
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from studio.models import CharacterImage, CharacterReference, Project, Shot
+from studio.models import CharacterImage, CharacterReference, ProductionRun, Project, RunEvent, RunShot, Shot
 
 
 class ShotInline(admin.TabularInline):
@@ -13,7 +13,7 @@ class ShotInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "created_at", "updated_at")
+    list_display = ("name", "owner", "score_threshold", "created_at", "updated_at")
     list_filter = ("created_at",)
     search_fields = ("name", "owner__username", "owner__email")
     raw_id_fields = ("owner",)
@@ -85,3 +85,64 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked {len(queryset)} token(s); requests using them now get 401.", "success")
+
+
+class RunShotInline(admin.TabularInline):
+    model = RunShot
+    fields = ("position", "shot", "state", "round", "picked_take", "final_take", "reason")
+    readonly_fields = fields  # states change only through studio.services.runs.transitions
+    extra = 0
+    can_delete = False
+
+
+class RunEventInline(admin.TabularInline):
+    model = RunEvent
+    fields = ("created_at", "run_shot", "from_state", "to_state", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(ProductionRun)
+class ProductionRunAdmin(admin.ModelAdmin):
+    """Read-only for ops: a run's state, forecast, shots and history (controls live on the storyboard and the API)."""
+
+    list_display = ("pk", "project", "owner", "mode", "state", "created_at", "heartbeat_at", "finished_at")
+    list_filter = ("state", "mode")
+    search_fields = ("project__name", "owner__username")
+    list_select_related = ("project", "owner")
+    readonly_fields = ("public_id", "project", "owner", "mode", "state", "drafts_per_shot", "retry_rounds",
+                       "score_threshold", "forecast", "stop_reason", "idempotency_key", "heartbeat_at", "created_at",
+                       "finished_at")
+    inlines = [RunShotInline, RunEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RunShot)
+class RunShotAdmin(admin.ModelAdmin):
+    list_display = ("pk", "run", "shot", "state", "round", "picked_take", "final_take")
+    list_filter = ("state",)
+    search_fields = ("shot__title", "reason")
+    list_select_related = ("run", "shot")
+    readonly_fields = ("run", "shot", "position", "state", "round", "picked_take", "final_take", "reason")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(RunEvent)
+class RunEventAdmin(admin.ModelAdmin):
+    """A run's history, append-only."""
+
+    list_display = ("created_at", "run", "run_shot", "from_state", "to_state", "detail")
+    list_filter = ("to_state",)
+    search_fields = ("detail",)
+    readonly_fields = ("run", "run_shot", "from_state", "to_state", "detail", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -23,6 +23,8 @@ from studio.schemas import (
     ProjectIn,
     ProjectOut,
     QuoteOut,
+    RunIn,
+    RunOut,
     ShotCreateIn,
     ShotOut,
     ShotPatchIn,
@@ -33,6 +35,8 @@ from studio.schemas import (
 )
 from studio.services import projects as project_services
 from studio.services import takes as take_services
+from studio.services.runs import lifecycle as run_services
+from studio.services.runs.progress import run_progress
 
 projects_router = Router(auth=api_token_auth, tags=["projects"])
 shots_router = Router(auth=api_token_auth, tags=["shots"])
@@ -267,4 +271,71 @@ def credits_detail(request):
     return CreditsOut(balance=account.balance, held=account.held, available=account.available, low_balance=account.is_low)
 
 
-routers = (projects_router, shots_router, takes_router, credits_router)
+# Production runs
+
+runs_router = Router(auth=api_token_auth, tags=["runs"])
+
+
+def _run_out(run) -> dict:
+    progress = run_progress(run=run)
+    return {
+        "id": run.pk, "project_id": run.project_id, "mode": run.mode, "state": run.state,
+        "drafts_per_shot": run.drafts_per_shot, "score_threshold": run.score_threshold, "stop_reason": run.stop_reason,
+        "forecast": run.forecast, "spent": progress.spent, "held": progress.held,
+        "saving_percent": progress.saving_percent, "created_at": run.created_at, "finished_at": run.finished_at,
+        "shots": [{"id": line.run_shot.pk, "shot_id": line.run_shot.shot_id, "state": line.run_shot.state,
+                   "progress": line.label, "round": line.run_shot.round, "picked_take_id": line.run_shot.picked_take_id,
+                   "final_take_id": line.run_shot.final_take_id, "reason": line.run_shot.reason}
+                  for line in progress.shots],
+    }
+
+
+@runs_router.post("/projects/{int:project_id}/runs", openapi_extra=IDEMPOTENCY_KEY_DOC,
+                  response={201: RunOut, 200: RunOut, 400: ErrorOut, **NOT_FOUND, 409: ErrorOut, 422: UnprocessableOut})
+def run_create(request, project_id: int, payload: RunIn):
+    """Forecast and start a production run; the forecast is in the answer. A replay with the same
+    Idempotency-Key returns the same run (200) instead of starting a second one."""
+    key = _idempotency_key(request)
+    project = selectors.project_get_for_user(user=request.auth, project_id=project_id)
+    shots = None
+    if payload.shot_ids is not None:
+        shots = [selectors.shot_get_for_user(user=request.auth, shot_id=shot_id) for shot_id in payload.shot_ids]
+        if any(shot.project_id != project.pk for shot in shots):
+            raise HttpError(404, "No such shot in this project.")
+    started = timezone.now()
+    run = run_services.run_start(user=request.auth, project=project, mode=payload.mode, shots=shots,
+                                 drafts_per_shot=payload.drafts_per_shot, idempotency_key=key)
+    return Status(201 if run.created_at >= started else 200, _run_out(run))
+
+
+@runs_router.get("/runs/{int:run_id}", response={200: RunOut, **NOT_FOUND})
+def run_detail(request, run_id: int):
+    return _run_out(selectors.run_get_for_user(user=request.auth, run_id=run_id))
+
+
+def _run_control(action):
+    def operation(request, run_id: int):
+        run = selectors.run_get_for_user(user=request.auth, run_id=run_id)
+        return _run_out(action(run=run))
+    return operation
+
+
+for _name, _action, _doc in (
+    ("pause", run_services.run_pause, "Ask for nothing new; takes under way finish. Pausing a paused run is a no-op."),
+    ("resume", run_services.run_resume, "Go on from where the run paused."),
+    ("cancel", run_services.run_cancel, "Stop the run and its takes under way; their held credits come back."),
+):
+    _operation = _run_control(_action)
+    _operation.__name__, _operation.__doc__ = f"run_{_name}", _doc
+    runs_router.post(f"/runs/{{int:run_id}}/{_name}", response={200: RunOut, **NOT_FOUND, 409: ErrorOut})(_operation)
+
+
+@runs_router.post("/run-shots/{int:run_shot_id}/approve", response={200: RunOut, **NOT_FOUND, 409: ErrorOut})
+def run_shot_approve(request, run_shot_id: int):
+    """Approve a shot's picked draft (review_drafts mode): its final is asked for now."""
+    run_shot = selectors.run_shot_get_for_user(user=request.auth, run_shot_id=run_shot_id)
+    run_services.run_shot_approve(run_shot=run_shot)
+    return _run_out(run_shot.run)
+
+
+routers = (projects_router, shots_router, takes_router, credits_router, runs_router)

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 
 from jobs.pipeline.request import BEST_OF_MAX
-from studio.models import CharacterReference, Project, Shot
+from studio.models import CharacterReference, ProductionRun, Project, Shot
 from studio.services.storyboard import DraftScope
 
 
@@ -86,6 +86,8 @@ class ReferenceImageForm(forms.Form):
 
 class TakeRequestForm(forms.Form):
     idempotency_key = forms.CharField(max_length=255, required=False)
+    tier = forms.ChoiceField(choices=[("draft", "Draft"), ("animatic", "Animatic")], required=False,
+                             help_text="An animatic is a near-free block-out of timing and framing, not an AI draft")
     fresh = forms.BooleanField(required=False, help_text="A new seed and a new render, even if this exact draft exists")
 
 
@@ -103,6 +105,7 @@ class StoryboardDraftForm(forms.Form):
     shown_credits = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
     batch_key = forms.UUIDField(widget=forms.HiddenInput)
     scope = forms.ChoiceField(choices=DraftScope.choices, initial=DraftScope.WAITING, required=False)
+    tier = forms.ChoiceField(choices=[("draft", "Draft"), ("animatic", "Animatic")], required=False)
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,6 +113,9 @@ class StoryboardDraftForm(forms.Form):
 
     def clean_scope(self) -> str:
         return self.cleaned_data["scope"] or DraftScope.WAITING
+
+    def clean_tier(self) -> str:
+        return self.cleaned_data["tier"] or "draft"
 
 
 class ProjectBudgetForm(forms.Form):
@@ -142,3 +148,9 @@ def form_error_add(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error)
+
+
+class RunStartForm(forms.Form):
+    mode = forms.ChoiceField(choices=ProductionRun.Mode.choices, initial=ProductionRun.Mode.AUTOPILOT)
+    drafts_per_shot = forms.TypedChoiceField(coerce=int, choices=[(n, f"{n} drafts") for n in range(1, 5)], initial=3)
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)

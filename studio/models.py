@@ -1,4 +1,6 @@
-"""Projects, their storyboard of shots, and the character references shots can use."""
+"""Projects, their storyboard of shots, the character references shots can use, and production runs."""
+
+import uuid
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -10,6 +12,10 @@ class Project(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects")
     name = models.CharField(max_length=120)
     description = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    score_threshold = models.PositiveSmallIntegerField(
+        default=60, validators=[MaxValueValidator(100)],
+        help_text="A production run escalates a shot's best draft to a final only at or above this score (0-100)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,3 +161,91 @@ class ApiToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class ProductionRun(models.Model):
+    """A storyboard (or chosen shots) driven through draft rounds → selection → final, shot by shot.
+
+    A persisted state machine like a take: studio/run_states.py is its table and
+    studio/services/runs/transitions.py its only writer. It spends only through take requests.
+    """
+
+    class Mode(models.TextChoices):
+        REVIEW_DRAFTS = "review_drafts", "Review drafts"  # stops for the creator's pick before any final
+        AUTOPILOT = "autopilot", "Autopilot"  # escalates on its own; the creator reviews the finals
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="runs")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.AUTOPILOT)
+    state = models.CharField(max_length=16, default="running")
+    drafts_per_shot = models.PositiveSmallIntegerField(default=3)
+    retry_rounds = models.PositiveSmallIntegerField(default=1, help_text="Draft rounds tried again before a shot is handed back")
+    score_threshold = models.PositiveSmallIntegerField(help_text="The project's threshold when the run started")
+    forecast = models.JSONField(default=dict, blank=True, help_text="Expected credits per shot and in all, made at the start")
+    stop_reason = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the run was last advanced")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "idempotency_key"], name="run_idempotency_key_unique_per_owner"),
+            models.CheckConstraint(condition=Q(state__in=["running", "paused", "completed", "stopped", "cancelled"]),
+                                   name="run_state_valid"),
+            models.CheckConstraint(condition=Q(mode__in=["review_drafts", "autopilot"]), name="run_mode_valid"),
+            models.CheckConstraint(condition=Q(drafts_per_shot__gte=1, drafts_per_shot__lte=4), name="run_drafts_per_shot_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.project_id} ({self.state})"
+
+    @property
+    def notify_group(self) -> str:
+        return f"project-{self.project_id}"
+
+
+class RunShot(models.Model):
+    """One shot's way through a run: its draft rounds, the pick, the final, or why it needs the creator."""
+
+    run = models.ForeignKey(ProductionRun, on_delete=models.CASCADE, related_name="shots")
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="run_shots")
+    position = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, default="pending")
+    round = models.PositiveSmallIntegerField(default=0, help_text="Draft rounds started")
+    picked_take = models.ForeignKey("jobs.Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    final_take = models.ForeignKey("jobs.Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=500, blank=True, help_text="Why the shot needs the creator, or what it waits for")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "shot"], name="run_shot_unique"),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "drafting", "awaiting_approval", "finalizing", "final_ready",
+                                       "needs_you", "cancelled"]), name="run_shot_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} shot {self.shot_id} ({self.state})"
+
+
+class RunEvent(models.Model):
+    """One state change of a run or of one of its shots. Append-only."""
+
+    run = models.ForeignKey(ProductionRun, on_delete=models.CASCADE, related_name="events")
+    run_shot = models.ForeignKey(RunShot, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state}"

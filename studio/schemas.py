@@ -263,3 +263,38 @@ def _ready_file_url(take: Take, field, context) -> str | None:
     if take.state != TakeState.READY or not field:
         return None
     return context["request"].build_absolute_uri(field.url)
+
+
+class RunIn(_In):
+    mode: str = Field("autopilot", json_schema_extra={"enum": ["autopilot", "review_drafts"]},
+                      description="autopilot escalates on its own; review_drafts waits for your approval of each pick")
+    drafts_per_shot: int = Field(3, ge=1, le=4)
+    shot_ids: list[int] | None = Field(None, description="Only these shots of the storyboard (default: every shot)")
+
+
+class RunShotOut(Schema):
+    id: int
+    shot_id: int
+    state: str
+    progress: str = Field(description="drafting 2/3, scoring, escalated, final ready · 84, needs you …")
+    round: int
+    picked_take_id: int | None
+    final_take_id: int | None
+    reason: str
+
+
+class RunOut(Schema):
+    id: int
+    project_id: int
+    mode: str
+    state: str
+    drafts_per_shot: int
+    score_threshold: int
+    stop_reason: str
+    forecast: dict[str, Any] = Field(description="expected, low, high, all_premium, saving_percent and per-shot lines")
+    spent: int
+    held: int
+    saving_percent: int
+    shots: list[RunShotOut]
+    created_at: datetime
+    finished_at: datetime | None

@@ -13,7 +13,7 @@ from billing.models import Reservation
 from billing.selectors import BudgetUsage
 from jobs.models import Attempt, Take, TakeEvent
 from jobs.states import ACTIVE_STATES, TakeState
-from studio.models import CharacterReference, Project, Shot, project_budget_key
+from studio.models import CharacterReference, ProductionRun, Project, RunShot, Shot, project_budget_key
 
 
 def projects_for_user(*, user) -> QuerySet[Project]:
@@ -199,3 +199,25 @@ def take_for_card(*, take_id: int) -> Take | None:
 
 def project_characters(*, project: Project) -> QuerySet[CharacterReference]:
     return project.characters.prefetch_related(Prefetch("images"))
+
+
+def run_get_for_user(*, user, run_id: int) -> ProductionRun:
+    run = (ProductionRun.objects.select_related("project").filter(pk=run_id, owner_id=user.pk).first()
+           if user.is_authenticated else None)
+    if run is None:
+        raise Http404("No such run.")
+    return run
+
+
+def run_shot_get_for_user(*, user, run_shot_id: int) -> RunShot:
+    run_shot = (RunShot.objects.select_related("run__project", "picked_take", "shot")
+                .filter(pk=run_shot_id, run__owner_id=user.pk).first() if user.is_authenticated else None)
+    if run_shot is None:
+        raise Http404("No such shot in a run.")
+    return run_shot
+
+
+def project_run_current(*, project: Project) -> ProductionRun | None:
+    """The run under way, or else the newest one, for the storyboard's run panel."""
+    runs = project.runs.order_by("-created_at", "-id")
+    return runs.filter(state__in=["running", "paused"]).first() or runs.first()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from studio.views import accounts, projects, shots, takes
+from studio.views import accounts, projects, runs, shots, takes
 
 urlpatterns = [
     path("signup/", accounts.signup, name="signup"),
@@ -19,6 +19,12 @@ urlpatterns = [
     path("projects/<int:project_id>/characters/<int:character_id>/images/", projects.character_image_add_view,
          name="character-image-add"),
     path("projects/<int:project_id>/shots/new/", shots.shot_create_view, name="shot-create"),
+    path("projects/<int:project_id>/run/", runs.run_panel, name="run-panel"),
+    path("projects/<int:project_id>/run/start/", runs.run_start_view, name="run-start"),
+    path("runs/<int:run_id>/pause/", runs.run_pause_view, name="run-pause"),
+    path("runs/<int:run_id>/resume/", runs.run_resume_view, name="run-resume"),
+    path("runs/<int:run_id>/cancel/", runs.run_cancel_view, name="run-cancel"),
+    path("run-shots/<int:run_shot_id>/approve/", runs.run_shot_approve_view, name="run-shot-approve"),
     path("shots/<int:shot_id>/", shots.shot_detail, name="shot-detail"),
     path("shots/<int:shot_id>/takes/", takes.take_create, name="take-create"),
     path("shots/<int:shot_id>/takes/best-of/", takes.take_best_of_create, name="take-best-of"),

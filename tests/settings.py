@@ -40,3 +40,8 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # PostgreSQL then refuses to drop the test database ("being accessed by other users"). The app
 # processes the stack tests start build their settings from the environment, pooled as in production.
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+
+# The suite runs with no AI model configured unless a test points a family at its emulator, so the
+# local animatic stands in for drafts as on any installation without one. Tests of the floor itself
+# (tests/providers/test_draft_tier.py) override it.
+DRAFT_QUALITY_FLOOR = 0

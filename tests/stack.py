@@ -41,6 +41,8 @@ def stack_env(**extra: str) -> dict:
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        # The processes route drafts as the test process does (tests/settings.py: no AI model configured).
+        "DRAFT_QUALITY_FLOOR": str(settings.DRAFT_QUALITY_FLOOR),
         **extra,
     }
 

@@ -27,10 +27,17 @@ from providers.registry import api_family_configured
 from providers.router import ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
 from providers.selectors import provider_price_current
 
+# Drafts may fall to the animatic only when the quality floor lets it (DRAFT_QUALITY_FLOOR=0, e.g. an
+# installation with no AI model configured); otherwise a draft is an AI take that predicts its final.
 TIER_ROUTING = {
-    Take.Tier.DRAFT: {"tiers": (ProviderModel.Tier.DRAFT,), "prefer": "cost"},
+    Take.Tier.ANIMATIC: {"tiers": (ProviderModel.Tier.ANIMATIC,), "prefer": "cost"},
+    Take.Tier.DRAFT: {"tiers": (ProviderModel.Tier.DRAFT, ProviderModel.Tier.ANIMATIC), "prefer": "cost"},
     Take.Tier.FINAL: {"tiers": (ProviderModel.Tier.PREMIUM, ProviderModel.Tier.STANDARD), "prefer": "quality"},
 }
+
+
+def quality_floor_for(tier: str) -> int:
+    return settings.DRAFT_QUALITY_FLOOR if tier == Take.Tier.DRAFT else 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...]
     return RouteNeeds(
         **TIER_ROUTING[tier], duration_seconds=spec.duration_seconds, aspect_ratio=spec.aspect_ratio,
         has_start_image=bool(spec.input_image_names), avoided_slugs=avoided_slugs, upscale=upscale,
+        quality_floor=quality_floor_for(tier),
     )
 
 

@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "recover-takes": {"task": "jobs.takes_recover", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
     "expire-old-drafts": {"task": "jobs.takes_expire_drafts", "schedule": 6 * 3600.0},
     "sweep-local-renders": {"task": "providers.local_renders_sweep", "schedule": 6 * 3600.0},
+    # Production runs move on from what their takes say; this is also their reconciliation.
+    "advance-production-runs": {"task": "studio.production_runs_advance", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -283,6 +285,9 @@ except (json.JSONDecodeError, AttributeError, ValueError, TypeError):
 EVALUATION_LEARNED_RANKING_MIN_DECISIONS = env_int("EVALUATION_LEARNED_RANKING_MIN_DECISIONS", 12)
 # A take failing a hard check is regenerated (new seed, or the next provider) at most this often in a row.
 TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
+# Drafts go to the cheapest AI model whose catalog quality (0-100) is at least this, so a draft
+# predicts its final; 0 lets the local animatic stand in for drafts where no AI model is configured.
+DRAFT_QUALITY_FLOOR = env_int("DRAFT_QUALITY_FLOOR", 60)
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)

@@ -77,20 +77,22 @@ class DraftPriceChanged(StudioError):
                          "Nothing was requested; check the new price and draft again.")
 
 
-def draft_idempotency_key(*, batch_key: str, shot_id: int) -> str:
+def draft_idempotency_key(*, batch_key: str, shot_id: int, tier: str = Take.Tier.DRAFT) -> str:
     """One key per shot, derived from the batch's key, so a repeated batch finds its own takes."""
-    return f"storyboard:{batch_key}:shot:{shot_id}"
+    kind = "" if tier == Take.Tier.DRAFT else f"{tier}:"
+    return f"storyboard:{kind}{batch_key}:shot:{shot_id}"
 
 
-def storyboard_draft_quote(*, project: Project, scope: str = DraftScope.WAITING) -> StoryboardDraftQuote:
-    """The price of drafting the shots in `scope`, and whether the creator's credits, plan and the
-    project's budget cover it. Reads only."""
+def storyboard_draft_quote(*, project: Project, scope: str = DraftScope.WAITING,
+                           tier: str = Take.Tier.DRAFT) -> StoryboardDraftQuote:
+    """The price of drafting the shots in `scope` (or blocking them out as animatics), and whether the
+    creator's credits, plan and the project's budget cover it. Reads only."""
     shots = shots_without_a_draft(project=project) if scope == DraftScope.WAITING else storyboard_shots(project=project)
-    return _shots_quote(project=project, shots=list(shots))
+    return _shots_quote(project=project, shots=list(shots), tier=tier)
 
 
-def _shots_quote(*, project: Project, shots: list[Shot]) -> StoryboardDraftQuote:
-    quote = StoryboardDraftQuote(lines=tuple(_shot_line(shot) for shot in shots))
+def _shots_quote(*, project: Project, shots: list[Shot], tier: str = Take.Tier.DRAFT) -> StoryboardDraftQuote:
+    quote = StoryboardDraftQuote(lines=tuple(_shot_line(shot, tier) for shot in shots))
     try:
         credits_reserve_check(user_id=project.owner_id, amount=quote.hold_credits, count=len(quote.priced),
                               budget_key=project.budget_key)
@@ -99,10 +101,10 @@ def _shots_quote(*, project: Project, shots: list[Shot]) -> StoryboardDraftQuote
     return quote
 
 
-def _shot_line(shot: Shot) -> ShotDraftLine:
+def _shot_line(shot: Shot, tier: str = Take.Tier.DRAFT) -> ShotDraftLine:
     try:
         # Fresh: these shots want a new draft, never a stored one (e.g. after the creator rejected it).
-        return ShotDraftLine(shot=shot, quote=shot_take_quote(shot=shot, fresh=True))
+        return ShotDraftLine(shot=shot, quote=shot_take_quote(shot=shot, fresh=True, tier=tier))
     except TakeError as error:
         return ShotDraftLine(shot=shot, skip_reason=str(error))
 
@@ -132,15 +134,16 @@ def _refusal(error: BillingError, *, drafts: int) -> str:
 
 
 def storyboard_draft_request(
-    *, user, project: Project, shots: list[Shot], batch_key: str, shown_credits: int,
+    *, user, project: Project, shots: list[Shot], batch_key: str, shown_credits: int, tier: str = Take.Tier.DRAFT,
 ) -> StoryboardDraftBatch:
-    """Request a draft of every shot that can be routed, or of none when credits, plan or budget
-    cannot cover them all. The same batch key returns the batch's takes instead of a second batch."""
-    keys = {shot.pk: draft_idempotency_key(batch_key=batch_key, shot_id=shot.pk) for shot in shots}
+    """Request a draft (or an animatic) of every shot that can be routed, or of none when credits,
+    plan or budget cannot cover them all. The same batch key returns the batch's takes instead of a
+    second batch."""
+    keys = {shot.pk: draft_idempotency_key(batch_key=batch_key, shot_id=shot.pk, tier=tier) for shot in shots}
     repeat = Take.objects.filter(owner_id=user.pk, idempotency_key__in=keys.values()).order_by("shot__position")
     if repeat:
         return StoryboardDraftBatch(takes=tuple(repeat))
-    quote = _shots_quote(project=project, shots=shots)
+    quote = _shots_quote(project=project, shots=shots, tier=tier)
     if quote.credits > shown_credits:
         raise DraftPriceChanged(shown=shown_credits, now=quote.credits)
     if quote.refusal:
@@ -148,7 +151,7 @@ def storyboard_draft_request(
     if not quote.priced:
         raise StudioError("None of these shots can be drafted right now; see the reasons under each shot.")
     try:
-        return _drafts_request(user=user, quote=quote, keys=keys)
+        return _drafts_request(user=user, quote=quote, keys=keys, tier=tier)
     except BillingError as error:  # credits moved since the check: the transaction requested nothing
         raise StudioError(_refusal(error, drafts=len(quote.priced))) from error
     except IdempotencyKeyInProgress as error:  # the same batch, sent twice at once: the first one answers
@@ -156,7 +159,8 @@ def storyboard_draft_request(
 
 
 @transaction.atomic
-def _drafts_request(*, user, quote: StoryboardDraftQuote, keys: dict[int, str]) -> StoryboardDraftBatch:
+def _drafts_request(*, user, quote: StoryboardDraftQuote, keys: dict[int, str],
+                    tier: str = Take.Tier.DRAFT) -> StoryboardDraftBatch:
     """One transaction, so a refusal part-way rolls back every reservation before it. From the first
     reservation on it holds the account's row lock, so each shot's take uses the quote made before
     the transaction began (no storage or Redis reads under the lock). Takes are enqueued and
@@ -165,7 +169,7 @@ def _drafts_request(*, user, quote: StoryboardDraftQuote, keys: dict[int, str]) 
     for line in quote.priced:
         try:
             takes.append(shot_take_request(user=user, shot=line.shot, idempotency_key=keys[line.shot.pk], fresh=True,
-                                           quote=line.quote))
+                                           quote=line.quote, tier=tier))
         except IdempotencyKeyInProgress:
             raise
         except TakeError as error:  # routing changed since the quote; nothing was written for this shot

@@ -87,7 +87,8 @@ def _budget_context(project: Project, *, form: ProjectBudgetForm | None = None, 
 def _drafts_context(project: Project, *, scope: str, error: str = "") -> dict:
     """The price of drafting the storyboard, with a fresh batch key: each click is a new batch."""
     return {"draft_quote": storyboard_draft_quote(project=project, scope=scope),
-            "draft_scope": scope, "draft_scopes": DraftScope.choices, "batch_key": uuid.uuid4(), "draft_error": error}
+            "animatic_quote": storyboard_draft_quote(project=project, scope=DraftScope.ALL, tier="animatic"),
+            "animatic_batch_key": uuid.uuid4(), "draft_scope": scope, "draft_scopes": DraftScope.choices, "batch_key": uuid.uuid4(), "draft_error": error}
 
 
 @login_required
@@ -187,11 +188,13 @@ def storyboard_drafts_request(request, project_id: int):
     data = form.cleaned_data
     try:
         batch = storyboard_draft_request(user=request.user, project=project, shots=list(data["shots"]),
-                                         batch_key=str(data["batch_key"]), shown_credits=data["shown_credits"])
+                                         batch_key=str(data["batch_key"]), shown_credits=data["shown_credits"],
+                                         tier=data["tier"])
     except StudioError as error:
         return _drafts_response(request, project, scope=data["scope"], error=str(error))
+    kind = "animatic" if data["tier"] == "animatic" else "draft"
     if batch.takes:
-        messages.success(request, f"{len(batch.takes)} draft{pluralize(len(batch.takes))} requested · {batch.credits} "
+        messages.success(request, f"{len(batch.takes)} {kind}{pluralize(len(batch.takes))} requested · {batch.credits} "
                                   "credits. They appear on the shots as they render.")
     for line in batch.skipped:
         messages.warning(request, f"Shot {line.shot.position} “{line.shot.title}” was skipped: {line.skip_reason}")

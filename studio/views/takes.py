@@ -43,7 +43,12 @@ def generate_panel_context(*, shot: Shot, error: str = "") -> dict:
     except TakeError as failure:
         quote, quote_error = None, str(failure)
     best_of = [(count, count * quote.credits, count * quote.hold_credits) for count in range(2, BEST_OF_MAX + 1)] if quote else []
+    try:
+        animatic_quote = shot_take_quote(shot=shot, tier=Take.Tier.ANIMATIC)
+    except TakeError:
+        animatic_quote = None
     return {"shot": shot, "quote": quote, "quote_error": quote_error, "error": error, "best_of_options": best_of,
+            "animatic_quote": animatic_quote, "animatic_key": uuid.uuid4(),
             "blocked": _new_render_blocked(shot, quote), "idempotency_key": uuid.uuid4(), "best_of_key": uuid.uuid4()}
 
 
@@ -97,9 +102,11 @@ def take_create(request, shot_id: int):
     form = TakeRequestForm(request.POST)
     form.is_valid()  # every field is optional; a malformed key is simply not used
     key, fresh = form.cleaned_data.get("idempotency_key") or None, form.cleaned_data.get("fresh", False)
+    tier = form.cleaned_data.get("tier") or Take.Tier.DRAFT
     return _generate_answer(
-        request, shot, lambda: [shot_take_request(user=request.user, shot=shot, idempotency_key=key, fresh=fresh)],
-        done="Draft take requested: {credits} credits reserved.",
+        request, shot,
+        lambda: [shot_take_request(user=request.user, shot=shot, idempotency_key=key, fresh=fresh, tier=tier)],
+        done=f"{Take.Tier(tier).label} take requested: {{credits}} credits reserved.",
     )
 
 

@@ -24,6 +24,12 @@ OPERATIONS = {
     "/api/takes/{take_id}/cancel": {"post"},
     "/api/takes/{take_id}/reject": {"post"},
     "/api/credits": {"get"},
+    "/api/projects/{project_id}/runs": {"post"},
+    "/api/runs/{run_id}": {"get"},
+    "/api/runs/{run_id}/pause": {"post"},
+    "/api/runs/{run_id}/resume": {"post"},
+    "/api/runs/{run_id}/cancel": {"post"},
+    "/api/run-shots/{run_shot_id}/approve": {"post"},
 }
 
 

@@ -162,6 +162,6 @@ def test_the_take_list_partial_and_the_live_card_use_the_annotations(catalog, cr
     assert len(five.captured_queries) == len(one.captured_queries)
     assert html.count("Try another provider…") == 4 and "Throttled: waiting" in html
 
-    with django_assert_num_queries(3):  # the take with its annotations and project; its storyboard card's shot, its drafts
+    with django_assert_num_queries(4):  # the take with its annotations and project; its storyboard card's shot, its drafts; whether a run is under way
         [(group, message)] = take_changed_messages(take.pk)
     assert group == shot.project.notify_group and "Throttled: waiting" in message["html"]
