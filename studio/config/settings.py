@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_htmx",
     "studio",
+    "studio.cuts",
     "jobs",
     "providers",
     "billing",

@@ -1,0 +1,152 @@
+"""Rendering a cut: asked for by the creator, done by a worker, reused by its inputs hash.
+
+`cut_render_request` checks everything a render needs (so errors reach the creator before any
+work) and either returns the existing render of the same inputs or queues a new one after
+commit. `cut_render_run` (the task's one call) renders into a temporary folder and stores the
+MP4 only when it is whole; a render that fails offers nothing for download. Every state change
+goes through `render_transition`, which refuses illegal moves and tells the cut page.
+"""
+
+import logging
+import tempfile
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from studio.cuts import audio, events
+from studio.cuts.exceptions import CutError
+from studio.cuts.models import RENDER_TRANSITIONS, Cut, CutRender, RenderState
+from studio.cuts.plan import VOICE_LEAD_MS, clip_plans, cut_inputs, inputs_hash
+from studio.cuts.render import (
+    AUDIO_RATE,
+    OutputFormat,
+    clip_starts,
+    cut_render,
+    timeline_frames,
+)
+
+logger = logging.getLogger(__name__)
+
+RENDER_TASK = "cuts.cut_render"
+
+
+class IllegalRenderTransition(CutError):
+    pass
+
+
+def cut_render_request(*, cut: Cut) -> CutRender:
+    """The render of the cut as it stands now: reused when these inputs were rendered, else queued."""
+    inputs = cut_inputs(cut)  # reads the files: outside any transaction
+    digest = inputs_hash(inputs)
+    with transaction.atomic():
+        render, created = CutRender.objects.get_or_create(cut=cut, inputs_hash=digest, defaults={"inputs": inputs})
+        if created:
+            transaction.on_commit(partial(render_enqueue, render.pk))
+        elif render.state == RenderState.FAILED:
+            render = render_transition(render_id=render.pk, to_state=RenderState.QUEUED, progress=0, failure_reason="")
+            transaction.on_commit(partial(render_enqueue, render.pk))
+    return render
+
+
+def render_enqueue(render_id: int) -> None:
+    from studio.config.celery import app
+
+    app.send_task(RENDER_TASK, args=[render_id], queue=settings.LOCAL_RENDER_QUEUE)
+
+
+@transaction.atomic
+def render_transition(*, render_id: int, to_state: str, **fields) -> CutRender:
+    render = CutRender.objects.select_for_update().get(pk=render_id)
+    if render.state == to_state:
+        return render
+    if to_state not in RENDER_TRANSITIONS[render.state]:
+        raise IllegalRenderTransition(f"Render {render_id} cannot go from {render.state} to {to_state}.")
+    render.state = to_state
+    if to_state in (RenderState.READY, RenderState.FAILED):
+        render.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(render, name, value)
+    render.save(update_fields=["state", "finished_at", "updated_at", *fields])
+    events.render_changed_publish_on_commit(render_id=render.pk)
+    return render
+
+
+def render_progress_report(*, render_id: int, percent: int) -> None:
+    """Progress only moves forward; each step tells the open cut page."""
+    if CutRender.objects.filter(pk=render_id, state=RenderState.RENDERING, progress__lt=percent).update(progress=percent):
+        events.render_changed_publish_on_commit(render_id=render_id)
+
+
+def cut_render_run(*, render_id: int) -> CutRender:
+    """Render the stored inputs (safe to run twice: a ready render is left alone)."""
+    render = CutRender.objects.select_related("cut").get(pk=render_id)
+    if render.state == RenderState.READY:
+        return render
+    if render.state == RenderState.QUEUED:
+        render = render_transition(render_id=render_id, to_state=RenderState.RENDERING)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"cut-render-{render_id}-") as workdir:
+            target = Path(workdir) / f"cut-{render.inputs_hash[:12]}.mp4"
+            frames = render_to_file(render.inputs, target, on_progress=partial(_progress, render_id))
+            with target.open("rb") as handle:
+                stored = render.video.storage.save(render.video.field.generate_filename(render, target.name), File(handle))
+    except CutError as error:
+        return render_transition(render_id=render_id, to_state=RenderState.FAILED, failure_reason=str(error))
+    except Exception as error:  # a failed render must end as failed, not stay "rendering"
+        logger.exception("cut render %s failed", render_id)
+        return render_transition(render_id=render_id, to_state=RenderState.FAILED,
+                                 failure_reason=f"The render failed: {error}")
+    return render_transition(render_id=render_id, to_state=RenderState.READY, video=stored, frames=frames, progress=100)
+
+
+def _progress(render_id: int, percent: int) -> None:
+    render_progress_report(render_id=render_id, percent=percent)
+
+
+def render_to_file(inputs: dict, target: Path, *, on_progress=None) -> int:
+    """Render stored inputs to `target`; the number of frames written. Media come from storage."""
+    from django.core.files.storage import default_storage
+
+    fmt = OutputFormat(**inputs["format"])
+    with tempfile.TemporaryDirectory(prefix="cut-media-") as workdir:
+        paths = {}
+        for clip in inputs["clips"]:
+            paths[clip["video"]] = _local_media(default_storage, clip["video"], Path(workdir))
+        clips = clip_plans(inputs, paths)
+        sound = cut_mix(inputs, clip_starts(clips, fmt.fps), timeline_frames(clips, fmt.fps), fmt.fps)
+        cut_render(clips, fmt, target, audio=sound, on_progress=on_progress)
+    return timeline_frames(clips, fmt.fps)
+
+
+def _local_media(storage, name: str, workdir: Path) -> Path:
+    from studio.cuts.exceptions import CutNotReady
+
+    if not storage.exists(name):
+        raise CutNotReady(f"The take file {name} is gone: open the cut again to pick up the current takes.")
+    try:
+        return Path(storage.path(name))
+    except NotImplementedError:
+        target = workdir / name.replace("/", "_")
+        with storage.open(name, "rb") as stored, target.open("wb") as sink:
+            for chunk in iter(lambda: stored.read(1024 * 1024), b""):
+                sink.write(chunk)
+        return target
+
+
+def cut_mix(inputs: dict, starts: list[int], frames: int, fps: int):
+    """The cut's stereo mix: each line spoken at its shot's start, over the (ducked) music bed."""
+    total = frames * AUDIO_RATE // fps
+    lead = VOICE_LEAD_MS * AUDIO_RATE // 1000
+    speech = [audio.SpeechPlacement(start_sample=start * AUDIO_RATE // fps + lead, samples=audio.local_voice(clip["line"]))
+              for clip, start in zip(inputs["clips"], starts) if clip["line"]]
+    music = None
+    if inputs["music"]["kind"] == "local":
+        music = audio.local_music_bed(total / AUDIO_RATE, seed=inputs["music"]["seed"])
+    if not speech and music is None:
+        return None
+    return audio.mix(total_samples=total, speech=speech, music=music, music_db=inputs["music"]["volume_db"],
+                     target_lufs=inputs["loudness_lufs"])
