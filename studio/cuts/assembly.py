@@ -93,7 +93,7 @@ def cut_format_update(*, cut: Cut, aspect_ratio: str, resolution: str, fps: int,
 @transaction.atomic
 def cut_reorder(*, cut: Cut, shot_ids: list[int], trims: dict[int, tuple[int, int]]) -> Cut:
     """Put the entries in the given shot order (others after them) with new trims (an imported timeline)."""
-    entries = {entry.shot_id: entry for entry in cut.entries.select_for_update().select_related("take", "shot")}
+    entries = {entry.shot_id: entry for entry in cut.entries.select_for_update(of=("self",)).select_related("take", "shot")}
     for shot_id, (in_ms, out_ms) in trims.items():
         entry = entries[shot_id]
         take_ms = entry.take.duration_seconds * 1000 if entry.take else None
