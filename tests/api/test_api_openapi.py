@@ -22,6 +22,13 @@ OPERATIONS = {
     "/api/takes/{take_id}/cancel": {"post"},
     "/api/takes/{take_id}/reject": {"post"},
     "/api/credits": {"get"},
+    "/api/projects/{project_id}/cut": {"get", "patch"},
+    "/api/cut-entries/{entry_id}": {"patch"},
+    "/api/projects/{project_id}/cut/renders": {"post"},
+    "/api/projects/{project_id}/cut/renders/{render_id}": {"get"},
+    "/api/projects/{project_id}/cut/renders/{render_id}/video": {"get"},
+    "/api/projects/{project_id}/cut/timeline/{fmt}": {"get"},
+    "/api/projects/{project_id}/cut/timeline": {"post"},
 }
 
 
