@@ -125,5 +125,11 @@ class CutRender(models.Model):
         return f"{self.cut} @ {self.inputs_hash[:10]} ({self.state})"
 
     @property
+    def live_version(self) -> int:
+        """Orders the page's updates: a later render, a later state or more progress is newer."""
+        rank = {"queued": 0, "rendering": 1, "failed": 2, "ready": 2}[self.state]
+        return self.pk * 10_000 + rank * 1000 + self.progress
+
+    @property
     def downloadable(self) -> bool:
         return self.state == RenderState.READY and bool(self.video)
