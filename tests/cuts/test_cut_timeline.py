@@ -9,7 +9,11 @@ import pytest
 
 from studio.cuts.assembly import cut_entry_update, cut_timeline_apply
 from studio.cuts.exceptions import TimelineInvalid
-from studio.cuts.timeline import cut_timeline_text, media_bundle_write, timeline_edit_read
+from studio.cuts.timeline import (
+    cut_timeline_text,
+    media_bundle_write,
+    timeline_edit_read,
+)
 from tests.cuts.conftest import approved_take
 from tests.cuts.media import clip_write
 
