@@ -21,6 +21,7 @@ from studio.cuts import audio, events
 from studio.cuts.exceptions import CutError
 from studio.cuts.models import RENDER_TRANSITIONS, Cut, CutRender, RenderState
 from studio.cuts.plan import VOICE_LEAD_MS, clip_plans, cut_inputs, inputs_hash
+from studio.cuts.provenance import cut_provenance_write
 from studio.cuts.render import (
     AUDIO_RATE,
     OutputFormat,
@@ -84,41 +85,51 @@ def render_progress_report(*, render_id: int, percent: int) -> None:
 def cut_render_run(*, render_id: int) -> CutRender:
     """Render the stored inputs (safe to run twice: a ready render is left alone)."""
     render = CutRender.objects.select_related("cut").get(pk=render_id)
-    if render.state == RenderState.READY:
+    if render.state in (RenderState.READY, RenderState.FAILED):  # done, or failed and not asked for again
         return render
     if render.state == RenderState.QUEUED:
         render = render_transition(render_id=render_id, to_state=RenderState.RENDERING)
     try:
         with tempfile.TemporaryDirectory(prefix=f"cut-render-{render_id}-") as workdir:
-            target = Path(workdir) / f"cut-{render.inputs_hash[:12]}.mp4"
-            frames = render_to_file(render.inputs, target, on_progress=partial(_progress, render_id))
-            with target.open("rb") as handle:
-                stored = render.video.storage.save(render.video.field.generate_filename(render, target.name), File(handle))
+            stored = _render_and_store(render, Path(workdir))
     except CutError as error:
         return render_transition(render_id=render_id, to_state=RenderState.FAILED, failure_reason=str(error))
     except Exception as error:  # a failed render must end as failed, not stay "rendering"
         logger.exception("cut render %s failed", render_id)
         return render_transition(render_id=render_id, to_state=RenderState.FAILED,
                                  failure_reason=f"The render failed: {error}")
-    return render_transition(render_id=render_id, to_state=RenderState.READY, video=stored, frames=frames, progress=100)
+    return render_transition(render_id=render_id, to_state=RenderState.READY, progress=100, **stored)
+
+
+def _render_and_store(render: CutRender, workdir: Path) -> dict:
+    """Render, attach provenance, and store the MP4 and its record; the fields to save on the render."""
+    from django.core.files.storage import default_storage
+
+    target = workdir / f"cut-{render.inputs_hash[:12]}.mp4"
+    with tempfile.TemporaryDirectory(prefix="cut-media-") as media_dir:
+        media = {clip["video"]: _local_media(default_storage, clip["video"], Path(media_dir))
+                 for clip in render.inputs["clips"]}
+        frames = render_to_file(render.inputs, target, media=media, on_progress=partial(_progress, render.pk))
+        video, sidecar, _ = cut_provenance_write(video=target, inputs=render.inputs, inputs_hash=render.inputs_hash,
+                                                 media=media, output_dir=workdir)
+    prefix = f"cuts/{render.cut.project_id}/{render.inputs_hash}"
+    with video.open("rb") as handle:
+        video_name = default_storage.save(f"{prefix}/{target.name}", File(handle))
+    with sidecar.open("rb") as handle:
+        record_name = default_storage.save(f"{prefix}/{sidecar.name}", File(handle))
+    return {"video": video_name, "provenance": record_name, "frames": frames}
 
 
 def _progress(render_id: int, percent: int) -> None:
     render_progress_report(render_id=render_id, percent=percent)
 
 
-def render_to_file(inputs: dict, target: Path, *, on_progress=None) -> int:
-    """Render stored inputs to `target`; the number of frames written. Media come from storage."""
-    from django.core.files.storage import default_storage
-
+def render_to_file(inputs: dict, target: Path, *, media: dict[str, Path], on_progress=None) -> int:
+    """Render stored inputs to `target` from local copies of their media; the number of frames written."""
     fmt = OutputFormat(**inputs["format"])
-    with tempfile.TemporaryDirectory(prefix="cut-media-") as workdir:
-        paths = {}
-        for clip in inputs["clips"]:
-            paths[clip["video"]] = _local_media(default_storage, clip["video"], Path(workdir))
-        clips = clip_plans(inputs, paths)
-        sound = cut_mix(inputs, clip_starts(clips, fmt.fps), timeline_frames(clips, fmt.fps), fmt.fps)
-        cut_render(clips, fmt, target, audio=sound, on_progress=on_progress)
+    clips = clip_plans(inputs, media)
+    sound = cut_mix(inputs, clip_starts(clips, fmt.fps), timeline_frames(clips, fmt.fps), fmt.fps)
+    cut_render(clips, fmt, target, audio=sound, on_progress=on_progress)
     return timeline_frames(clips, fmt.fps)
 
 
