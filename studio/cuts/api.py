@@ -41,6 +41,7 @@ class RenderOut(Schema):
     progress: int
     inputs_hash: str
     frames: int
+    price_credits: int = Field(description="Credits for generated audio (held while rendering, charged when ready)")
     failure_reason: str
     video_url: str | None = Field(None, description="The MP4 (H.264/AAC, fast-start), once ready")
 
@@ -51,6 +52,7 @@ class CutOut(Schema):
     resolution: str
     fps: int
     music: str
+    voice: str
     loudness_lufs: int
     entries: list[CutEntryOut]
     latest_render: RenderOut | None
@@ -60,7 +62,9 @@ class CutFormatIn(Schema):
     aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3"]
     resolution: Literal["480p", "720p", "1080p"]
     fps: Literal[24, 25, 30]
-    music: Literal["none", "local"]
+    music: Literal["none", "local", "elevenlabs"]
+    voice: Literal["local", "elevenlabs"] = "local"
+    music_prompt: str = Field("", max_length=300, description="For ElevenLabs music: what the bed should sound like")
 
 
 class CutEntryIn(Schema):
@@ -82,13 +86,13 @@ def _entry_out(entry: CutEntry) -> CutEntryOut:
 def _render_out(render: CutRender) -> RenderOut:
     url = reverse("api:cut_render_video", args=[render.cut.project_id, render.pk]) if render.downloadable else None
     return RenderOut(id=render.pk, state=render.state, progress=render.progress, inputs_hash=render.inputs_hash,
-                     frames=render.frames, failure_reason=render.failure_reason, video_url=url)
+                     frames=render.frames, price_credits=render.price_credits, failure_reason=render.failure_reason, video_url=url)
 
 
 def _cut_out(cut: Cut) -> CutOut:
     latest = selectors.cut_latest_render(cut)
     return CutOut(project_id=cut.project_id, aspect_ratio=cut.aspect_ratio, resolution=cut.resolution, fps=cut.fps,
-                  music=cut.music, loudness_lufs=cut.loudness_lufs,
+                  music=cut.music, voice=cut.voice, loudness_lufs=cut.loudness_lufs,
                   entries=[_entry_out(entry) for entry in selectors.cut_entries_for_page(cut)],
                   latest_render=_render_out(latest) if latest else None)
 

@@ -83,10 +83,12 @@ def trim_check(*, shot_title: str, in_ms: int, out_ms: int, take_ms: int | None)
 
 
 @transaction.atomic
-def cut_format_update(*, cut: Cut, aspect_ratio: str, resolution: str, fps: int, music: str) -> Cut:
-    cut.aspect_ratio, cut.resolution, cut.fps, cut.music = aspect_ratio, resolution, fps, music
+def cut_format_update(*, cut: Cut, aspect_ratio: str, resolution: str, fps: int, music: str, voice: str = "local",
+                      music_prompt: str = "") -> Cut:
+    cut.aspect_ratio, cut.resolution, cut.fps, cut.music, cut.voice = aspect_ratio, resolution, fps, music, voice
+    cut.music_prompt = music_prompt.strip() or cut.music_prompt
     cut.full_clean(exclude=["project"])
-    cut.save(update_fields=["aspect_ratio", "resolution", "fps", "music", "updated_at"])
+    cut.save(update_fields=["aspect_ratio", "resolution", "fps", "music", "voice", "music_prompt", "updated_at"])
     return cut
 
 

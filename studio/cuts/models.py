@@ -21,6 +21,11 @@ class Cut(models.Model):
     class Music(models.TextChoices):
         NONE = "none", "No music"
         LOCAL = "local", "Local music bed (free)"
+        ELEVENLABS = "elevenlabs", "ElevenLabs music"
+
+    class Voice(models.TextChoices):
+        LOCAL = "local", "Local voice (free)"
+        ELEVENLABS = "elevenlabs", "ElevenLabs voice"
 
     FPS_CHOICES = [(24, "24 fps"), (25, "25 fps"), (30, "30 fps")]
 
@@ -29,6 +34,10 @@ class Cut(models.Model):
     resolution = models.CharField(max_length=8, choices=Resolution.choices, default=Resolution.P720)
     fps = models.PositiveSmallIntegerField(choices=FPS_CHOICES, default=24)
     music = models.CharField(max_length=16, choices=Music.choices, default=Music.LOCAL)
+    music_prompt = models.CharField(max_length=300, blank=True, default="warm, unhurried ambient pad",
+                                    help_text="What the generated music bed should sound like (ElevenLabs music)")
+    voice = models.CharField(max_length=16, choices=Voice.choices, default=Voice.LOCAL,
+                             help_text="Who reads the voice-over lines of takes without sound")
     music_volume_db = models.SmallIntegerField(default=-18, help_text="The bed's level under no speech")
     loudness_lufs = models.SmallIntegerField(default=-14, help_text="Integrated loudness of the mix (ITU-R BS.1770)")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -108,6 +117,9 @@ class CutRender(models.Model):
     provenance = models.FileField(upload_to=cut_render_path, max_length=255, blank=True)
     frames = models.PositiveIntegerField(default=0)
     failure_reason = models.TextField(blank=True)
+    price_credits = models.PositiveIntegerField(default=0, help_text="Credits held for its generated audio, charged when ready")
+    reservation = models.OneToOneField("billing.Reservation", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="cut_render")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

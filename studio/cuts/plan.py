@@ -14,11 +14,11 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from studio.cuts import audio
 from studio.cuts.assembly import trim_check
 from studio.cuts.exceptions import CutLineTooLong, CutNotReady, CutTrimInvalid
 from studio.cuts.models import Cut, CutEntry
 from studio.cuts.render import ClipPlan, OutputFormat, video_probe
+from studio.cuts.sound import line_seconds_needed, sound_inputs
 
 RENDERER_VERSION = "cut-render/1"
 RESOLUTION_HEIGHTS = {"480p": 480, "720p": 720, "1080p": 1080}
@@ -49,14 +49,14 @@ def cut_inputs(cut: Cut) -> dict:
     clips = []
     with local_takes(entries) as paths:
         for index, entry in enumerate(entries):
-            clips.append(_clip_inputs(entry, paths[entry.pk], is_last=index == len(entries) - 1))
+            clips.append(_clip_inputs(entry, paths[entry.pk], is_last=index == len(entries) - 1, voice=cut.voice))
     fmt = output_format(cut)
     _transitions_check(entries, clips)
     return {
         "renderer": RENDERER_VERSION,
         "format": {"width": fmt.width, "height": fmt.height, "fps": fmt.fps},
         "clips": clips,
-        "music": {"kind": cut.music, "volume_db": cut.music_volume_db, "seed": cut.project_id},
+        **sound_inputs(cut),
         "loudness_lufs": cut.loudness_lufs,
     }
 
@@ -65,11 +65,11 @@ def inputs_hash(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def line_timing(entry: CutEntry, clip_ms: int) -> dict | None:
+def line_timing(entry: CutEntry, clip_ms: int, *, voice: str = "local") -> dict | None:
     """The voice-over's length against its shot: {"needed_ms", "available_ms", "fits"}; None without a line."""
     if not entry.line:
         return None
-    needed = round(audio.speech_seconds(audio.local_voice(entry.line)) * 1000) + VOICE_LEAD_MS
+    needed = round(line_seconds_needed(entry.line, provider=voice) * 1000) + VOICE_LEAD_MS
     return {"needed_ms": needed, "available_ms": clip_ms, "fits": needed <= clip_ms}
 
 
@@ -101,13 +101,13 @@ def _take_local_path(entry: CutEntry, workdir: Path) -> Path:
         return target
 
 
-def _clip_inputs(entry: CutEntry, path: Path, *, is_last: bool) -> dict:
+def _clip_inputs(entry: CutEntry, path: Path, *, is_last: bool, voice: str) -> dict:
     title = f"Shot {entry.position} “{entry.shot.title}”"
     width, height, rate, seconds = video_probe(path)
     take_ms = int(seconds * 1000)
     trim_check(shot_title=title, in_ms=entry.in_ms, out_ms=entry.out_ms, take_ms=take_ms)
     out_ms = entry.out_ms or take_ms
-    timing = line_timing(entry, out_ms - entry.in_ms)
+    timing = line_timing(entry, out_ms - entry.in_ms, voice=voice)
     if timing and not timing["fits"]:
         raise CutLineTooLong(
             f"{title}: the voice-over needs {timing['needed_ms'] / 1000:.1f} s but the shot lasts "

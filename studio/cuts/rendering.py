@@ -17,8 +17,9 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from billing.services import credits_capture, credits_release, credits_reserve
 from studio.cuts import audio, events
-from studio.cuts.exceptions import CutError
+from studio.cuts.exceptions import CutError, CutLineTooLong
 from studio.cuts.models import RENDER_TRANSITIONS, Cut, CutRender, RenderState
 from studio.cuts.plan import VOICE_LEAD_MS, clip_plans, cut_inputs, inputs_hash
 from studio.cuts.provenance import cut_provenance_write
@@ -29,6 +30,7 @@ from studio.cuts.render import (
     cut_render,
     timeline_frames,
 )
+from studio.cuts.sound import music_bed, sound_providers_check, sound_quote, spoken_line
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +42,35 @@ class IllegalRenderTransition(CutError):
 
 
 def cut_render_request(*, cut: Cut) -> CutRender:
-    """The render of the cut as it stands now: reused when these inputs were rendered, else queued."""
+    """The render of the cut as it stands now: reused when these inputs were rendered, else queued.
+
+    Generated audio (ElevenLabs) is quoted and its credits held in the transaction that queues
+    the render; a reused render costs nothing.
+    """
     inputs = cut_inputs(cut)  # reads the files: outside any transaction
+    sound_providers_check(inputs)
     digest = inputs_hash(inputs)
+    owner_id = cut.project.owner_id
+    quote = sound_quote(inputs, user_id=owner_id)
     with transaction.atomic():
         render, created = CutRender.objects.get_or_create(cut=cut, inputs_hash=digest, defaults={"inputs": inputs})
-        if created:
-            transaction.on_commit(partial(render_enqueue, render.pk))
-        elif render.state == RenderState.FAILED:
-            render = render_transition(render_id=render.pk, to_state=RenderState.QUEUED, progress=0, failure_reason="")
+        if created or render.state == RenderState.FAILED:
+            reservation = _credits_hold(render, quote, owner_id=owner_id, project_id=cut.project_id)
+            if not created:
+                render = render_transition(render_id=render.pk, to_state=RenderState.QUEUED, progress=0, failure_reason="")
+            render.price_credits, render.reservation = quote.credits, reservation
+            render.save(update_fields=["price_credits", "reservation", "updated_at"])
             transaction.on_commit(partial(render_enqueue, render.pk))
     return render
+
+
+def _credits_hold(render: CutRender, quote, *, owner_id: int, project_id: int):
+    if not quote.credits:
+        return None
+    from studio.models import project_budget_key
+
+    return credits_reserve(user_id=owner_id, amount=quote.credits, reference=f"cut-render:{render.pk}:{render.inputs_hash[:12]}",
+                           budget_key=project_budget_key(project_id))
 
 
 def render_enqueue(render_id: int) -> None:
@@ -93,12 +113,22 @@ def cut_render_run(*, render_id: int) -> CutRender:
         with tempfile.TemporaryDirectory(prefix=f"cut-render-{render_id}-") as workdir:
             stored = _render_and_store(render, Path(workdir))
     except CutError as error:
-        return render_transition(render_id=render_id, to_state=RenderState.FAILED, failure_reason=str(error))
+        return _render_failed(render, str(error))
     except Exception as error:  # a failed render must end as failed, not stay "rendering"
         logger.exception("cut render %s failed", render_id)
-        return render_transition(render_id=render_id, to_state=RenderState.FAILED,
-                                 failure_reason=f"The render failed: {error}")
-    return render_transition(render_id=render_id, to_state=RenderState.READY, progress=100, **stored)
+        return _render_failed(render, f"The render failed: {error}")
+    with transaction.atomic():
+        if render.reservation_id:
+            credits_capture(reservation_id=render.reservation_id, amount=render.price_credits)
+        return render_transition(render_id=render_id, to_state=RenderState.READY, progress=100, **stored)
+
+
+@transaction.atomic
+def _render_failed(render: CutRender, reason: str) -> CutRender:
+    """Nothing is offered and nothing is charged: the held credits go back."""
+    if render.reservation_id:
+        credits_release(reservation_id=render.reservation_id, reason=f"cut render failed: {reason[:200]}")
+    return render_transition(render_id=render.pk, to_state=RenderState.FAILED, failure_reason=reason)
 
 
 def _render_and_store(render: CutRender, workdir: Path) -> dict:
@@ -152,11 +182,17 @@ def cut_mix(inputs: dict, starts: list[int], frames: int, fps: int):
     """The cut's stereo mix: each line spoken at its shot's start, over the (ducked) music bed."""
     total = frames * AUDIO_RATE // fps
     lead = VOICE_LEAD_MS * AUDIO_RATE // 1000
-    speech = [audio.SpeechPlacement(start_sample=start * AUDIO_RATE // fps + lead, samples=audio.local_voice(clip["line"]))
-              for clip, start in zip(inputs["clips"], starts) if clip["line"]]
-    music = None
-    if inputs["music"]["kind"] == "local":
-        music = audio.local_music_bed(total / AUDIO_RATE, seed=inputs["music"]["seed"])
+    speech = []
+    for clip, start in zip(inputs["clips"], starts):
+        if not clip["line"]:
+            continue
+        samples = spoken_line(clip["line"], inputs["voice"])
+        available = (clip["out_ms"] - clip["in_ms"] - VOICE_LEAD_MS) / 1000
+        if audio.speech_seconds(samples) > available + 0.25:  # a generated read came out longer than estimated
+            raise CutLineTooLong(f"“{clip['title']}”: the voice-over came out {audio.speech_seconds(samples):.1f} s long "
+                                 f"but the shot has {available:.1f} s for it. Shorten the line or lengthen the shot.")
+        speech.append(audio.SpeechPlacement(start_sample=start * AUDIO_RATE // fps + lead, samples=samples))
+    music = music_bed(inputs["music"], total / AUDIO_RATE)
     if not speech and music is None:
         return None
     return audio.mix(total_samples=total, speech=speech, music=music, music_db=inputs["music"]["volume_db"],

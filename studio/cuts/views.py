@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from providers.audio.registry import elevenlabs_sandbox
 from studio.cuts import selectors, timeline
 from studio.cuts.assembly import cut_entry_update, cut_format_update, cut_timeline_apply
 from studio.cuts.exceptions import CutError
@@ -29,16 +30,16 @@ def cut_page(request, project_id: int):
     cut = selectors.cut_get_for_user(user=request.user, project_id=project_id)
     entries = selectors.cut_entries_for_page(cut)
     rows = [{"entry": entry, "take_ms": entry.take.duration_seconds * 1000 if entry.take else 0,
-             "timing": _timing(entry)} for entry in entries]
-    return render(request, PAGE, {"cut": cut, "project": cut.project, "rows": rows,
+             "timing": _timing(entry, cut.voice)} for entry in entries]
+    return render(request, PAGE, {"cut": cut, "project": cut.project, "rows": rows, "elevenlabs_sandbox": elevenlabs_sandbox(),
                                   "render": selectors.cut_latest_render(cut), "formats": timeline.FORMATS})
 
 
-def _timing(entry):
+def _timing(entry, voice: str):
     if not entry.take or not entry.line:
         return None
     end = entry.out_ms or entry.take.duration_seconds * 1000
-    return line_timing(entry, end - entry.in_ms)
+    return line_timing(entry, end - entry.in_ms, voice=voice)
 
 
 @login_required
@@ -65,7 +66,8 @@ def cut_format_save(request, project_id: int):
     cut = selectors.cut_get_for_user(user=request.user, project_id=project_id)
     try:
         cut_format_update(cut=cut, aspect_ratio=request.POST.get("aspect_ratio", ""), resolution=request.POST.get("resolution", ""),
-                          fps=int(request.POST.get("fps", "0")), music=request.POST.get("music", ""))
+                          fps=int(request.POST.get("fps", "0")), music=request.POST.get("music", ""),
+                          voice=request.POST.get("voice", "local"), music_prompt=request.POST.get("music_prompt", ""))
     except (ValidationError, ValueError) as error:
         messages.error(request, f"That output format is not available ({error}).")
     return redirect("cut-page", project_id=project_id)
