@@ -105,7 +105,7 @@ def cut_benchmark(*, shots: int = 10, seconds: float = 5.0, height: int = 1080) 
         started = time.perf_counter()
         frames = timeline_frames(clips, FPS)
         starts = clip_starts(clips, FPS)
-        lines = [audio.SpeechPlacement(start_sample=start * AUDIO_RATE // FPS, samples=audio.local_voice("Shot number %d." % n))
+        lines = [audio.SpeechPlacement(start_sample=start * AUDIO_RATE // FPS, samples=audio.local_voice(f"Shot number {n}."))
                  for n, start in enumerate(starts[::3], start=1)]
         total = frames * AUDIO_RATE // FPS
         mix = audio.mix(total_samples=total, speech=lines, music=audio.local_music_bed(total / AUDIO_RATE, seed=1),
