@@ -149,3 +149,12 @@ def test_the_cut_takes_the_final_over_the_draft(project, tmp_path):
     cut = cut_assemble(project=project)
     assert entries(cut)[0].take == final
     assert inputs_hash(cut_inputs(cut)) == inputs_hash(cut_inputs(cut))
+
+
+def test_a_shots_cut_line_is_its_dialogue_for_native_audio_models(three_shot_cut):
+    from studio.services.takes import shot_spec
+
+    entry = entries(three_shot_cut)[1]
+    cut_entry_update(entry=entry, in_ms=0, out_ms=0, transition="cut", transition_ms=0, line="Fresh noodles!")
+    assert shot_spec(shot=entry.shot).dialogue == "Fresh noodles!"
+    assert shot_spec(shot=entries(three_shot_cut)[0].shot).dialogue == ""
