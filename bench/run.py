@@ -403,13 +403,21 @@ def push_section(arguments: argparse.Namespace) -> None:
     push_print(figures, **sizes)
 
 
+def cut_section(arguments: argparse.Namespace) -> None:
+    """Issue #16: a cut render next to a plain PyAV decode + re-encode of the same footage (also standalone:
+    python bench/cut_render.py)."""
+    from bench.cut_render import cut_benchmark, cut_print
+
+    cut_print(cut_benchmark(shots=arguments.cut_shots, seconds=arguments.cut_seconds))
+
+
 def faults_section(arguments: argparse.Namespace) -> None:
     faults_print(fault_benchmark(BENCH_DIR))
 
 
 SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
             "requests": requests_section, "throughput": throughput_section, "scale": scale_out_section,
-            "push": push_section,
+            "push": push_section, "cut": cut_section,
             "faults": faults_section}
 
 
@@ -422,6 +430,8 @@ SIZES = (
     ("--sockets", "BENCH_SOCKETS", 500, "push: websockets held open"),
     ("--sockets-per-project", "BENCH_SOCKETS_PER_PROJECT", 10, "push: sockets watching each project"),
     ("--push-events", "BENCH_PUSH_EVENTS", 100, "push: state changes timed, and as many raw group_sends"),
+    ("--cut-shots", "BENCH_CUT_SHOTS", 10, "cut: shots in the cut (1080p)"),
+    ("--cut-seconds", "BENCH_CUT_SECONDS", 5.0, "cut: seconds per shot"),
 )
 
 

@@ -38,6 +38,7 @@ class ShotSpec:
     character_names: tuple[str, ...] = field(default_factory=tuple)
     reference_image_names: tuple[str, ...] = field(default_factory=tuple)
     start_frame_name: str = ""  # a still the video should start from (a final starts from its draft's frame)
+    dialogue: str = ""  # the shot's spoken line: in the prompt of models that make sound, a voice-over otherwise
 
     def as_request(self) -> dict:
         request = {
@@ -48,6 +49,8 @@ class ShotSpec:
         }
         if self.start_frame_name:
             request["start_frame_name"] = self.start_frame_name
+        if self.dialogue:  # only when there is one: the requests (and cache keys) of silent shots stay as they were
+            request["dialogue"] = self.dialogue
         return request
 
     @property
@@ -100,6 +103,7 @@ class ProviderDialect:
     reference_images: bool
     image_to_video: bool
     multi_shot: bool = False
+    native_audio: bool = False  # the model makes its own sound track: dialogue goes into its prompt
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,18 @@ def prompt_compile_for(spec: ShotSpec, dialect: ProviderDialect) -> CompiledForP
     prompt, negative = base.text, base.negative
     if negative and not dialect.negative_prompt:
         prompt, negative = f"{prompt} {_sentence('Avoid: ' + negative)}", ""
+    if spec.dialogue and dialect.native_audio:
+        prompt = f"{prompt} {dialogue_phrase(spec.dialogue)}"
     use_references = bool(spec.input_image_names) and (dialect.reference_images or dialect.image_to_video)
     return CompiledForProvider(prompt=prompt, negative_prompt=negative, duration_seconds=_duration_for(spec, dialect),
                                use_reference_images=use_references)
+
+
+def dialogue_phrase(line: str) -> str:
+    """The spoken line as native-audio models (Veo, Sora, Kling) read it: quoted after "says", so the
+    words are spoken rather than drawn on screen; quotes inside the line become single ones."""
+    words = " ".join(line.split()).replace('"', "'")
+    return f'A voice says: "{words}" (no subtitles).'
 
 
 def multi_shot_compile(specs: list[ShotSpec], dialect: ProviderDialect) -> tuple[MultiShotSegment, ...]:

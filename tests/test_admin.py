@@ -21,7 +21,7 @@ def ops_client(client):
 def test_every_project_model_is_registered():
     from django.apps import apps
 
-    ours = [model for app in ("studio", "jobs", "providers", "billing") for model in apps.get_app_config(app).get_models()]
+    ours = [model for app in ("studio", "cuts", "jobs", "providers", "billing") for model in apps.get_app_config(app).get_models()]
     assert [model for model in ours if model not in admin.site._registry] == []
 
 

@@ -211,5 +211,5 @@ def _dialect(model: ProviderModel) -> ProviderDialect:
     return ProviderDialect(
         name=model.name, max_duration_seconds=model.max_duration_seconds, allowed_durations=tuple(model.allowed_durations),
         negative_prompt=model.negative_prompt, reference_images=model.reference_images,
-        image_to_video=model.image_to_video, multi_shot=model.multi_shot,
+        image_to_video=model.image_to_video, multi_shot=model.multi_shot, native_audio=model.native_audio,
     )

@@ -28,6 +28,7 @@ EMULATORS = {
     "minimax": "providers.emulators.minimax.MiniMaxEmulator",
     "replicate": "providers.emulators.replicate.ReplicateEmulator",
     "kling": "providers.emulators.kling.KlingEmulator",
+    "elevenlabs": "providers.emulators.elevenlabs.ElevenLabsEmulator",
 }
 
 # What the adapter needs to talk to the emulator at `url` (emulators serve the vendor's paths).
@@ -42,6 +43,7 @@ _OPTIONS = {
     "minimax": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url},
     "replicate": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": f"{url}/v1", "webhook_secret": SANDBOX_WEBHOOK_SECRET},
     "kling": lambda url: {"access_key": "sandbox-access-key", "secret_key": "sandbox-secret-key-for-local-kling-emulator-only", "base_url": url},
+    "elevenlabs": lambda url: {"api_key": SANDBOX_API_KEY, "base_url": url},
 }
 # What each emulator needs to match those options.
 _EMULATOR_OPTIONS = {

@@ -20,10 +20,21 @@ from ninja.errors import ValidationError as RequestValidationError
 from ninja.parser import Parser
 
 from billing.exceptions import BillingError, InsufficientCredits
-from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
+from jobs.exceptions import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    NoProviderAvailable,
+    TakeError,
+)
 from studio.api import routers
 from studio.config.error_pages import upload_limit
-from studio.config.outages import DEPENDENCY_DOWN_ERRORS, RETRY_AFTER_SECONDS, dependency_down_log
+from studio.config.outages import (
+    DEPENDENCY_DOWN_ERRORS,
+    RETRY_AFTER_SECONDS,
+    dependency_down_log,
+)
+from studio.cuts.api import cuts_router
+from studio.cuts.exceptions import CutError
 from studio.exceptions import StudioError
 from studio.schemas import text_unstorable_reason
 
@@ -58,7 +69,7 @@ api = NinjaAPI(
     description="Projects, shots and takes of the Shotcraft studio. Authenticate with `Authorization: Bearer <key>`; "
                 "create a key with `manage.py api_token_create <username> --name NAME`.",
 )
-for router in routers:
+for router in (*routers, cuts_router):
     api.add_router("/", router)
 
 
@@ -193,6 +204,11 @@ def _idempotency_key_in_progress(request, exc: IdempotencyKeyInProgress):
 @api.exception_handler(TakeError)
 def _take_error(request, exc: TakeError):
     return _error(request, 409, "take_error", str(exc))
+
+
+@api.exception_handler(CutError)
+def _cut_error(request, exc: CutError):
+    return _error(request, 409, "cut_error", str(exc))
 
 
 @api.exception_handler(StudioError)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_htmx",
     "studio",
+    "studio.cuts",
     "jobs",
     "providers",
     "billing",
@@ -239,6 +240,8 @@ PROVIDER_SETTINGS = {
                   "webhook_secret": env_str("REPLICATE_WEBHOOK_SECRET")},
     "kling": {"access_key": env_str("KLING_ACCESS_KEY"), "secret_key": env_str("KLING_SECRET_KEY"),
               "base_url": env_str("KLING_BASE_URL", "https://api-singapore.klingai.com")},
+    # Audio for the cut (voice-over and music bed): providers/audio/elevenlabs.py
+    "elevenlabs": {"api_key": env_str("ELEVENLABS_API_KEY"), "base_url": env_str("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io")},
 }
 try:
     PROVIDER_SANDBOX_URLS = json.loads(env_str("PROVIDER_SANDBOX_URLS", "{}"))

@@ -23,6 +23,7 @@ urlpatterns = [
     path("webhooks/<slug:family>/", provider_family_callback, name="provider-family-callback"),
     path("provider-media/<str:token>/", provider_media, name="provider-media"),
     path("credits/", include("billing.urls")),
+    path("", include("studio.cuts.urls")),
     path("", include("studio.urls")),
 ]
 

@@ -25,7 +25,15 @@ def shot_spec(*, shot: Shot) -> ShotSpec:
         style=shot.style, negative=shot.negative, duration_seconds=shot.duration_seconds,
         aspect_ratio=shot.aspect_ratio, character_names=tuple(c.name for c in characters),
         reference_image_names=tuple(image.image.name for image in images),
+        dialogue=_shot_dialogue(shot),
     )
+
+
+def _shot_dialogue(shot: Shot) -> str:
+    """The shot's line in the project's cut (studio.cuts), which native-audio models speak themselves."""
+    from studio.cuts.models import CutEntry
+
+    return CutEntry.objects.filter(shot=shot).values_list("line", flat=True).first() or ""
 
 
 def shot_take_quote(*, shot: Shot, tier: str = Take.Tier.DRAFT, fresh: bool = False) -> TakeQuote:

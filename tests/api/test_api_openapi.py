@@ -30,6 +30,13 @@ OPERATIONS = {
     "/api/runs/{run_id}/resume": {"post"},
     "/api/runs/{run_id}/cancel": {"post"},
     "/api/run-shots/{run_shot_id}/approve": {"post"},
+    "/api/projects/{project_id}/cut": {"get", "patch"},
+    "/api/cut-entries/{entry_id}": {"patch"},
+    "/api/projects/{project_id}/cut/renders": {"post"},
+    "/api/projects/{project_id}/cut/renders/{render_id}": {"get"},
+    "/api/projects/{project_id}/cut/renders/{render_id}/video": {"get"},
+    "/api/projects/{project_id}/cut/timeline/{fmt}": {"get"},
+    "/api/projects/{project_id}/cut/timeline": {"post"},
 }
 
 

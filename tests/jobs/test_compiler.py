@@ -76,3 +76,33 @@ def test_kling_multi_shot_lists_follow_its_limits():
         multi_shot_compile([spec(duration_seconds=5)], KLING3)
     with pytest.raises(PromptCompileError, match="cannot render several shots"):
         multi_shot_compile([spec(), spec()], VEO)
+
+
+# -- dialogue (issue #16): spoken by native-audio models, left to the cut's voice-over otherwise --
+
+
+def _dialect(*, native_audio: bool) -> "ProviderDialect":
+    from jobs.compiler import ProviderDialect
+
+    return ProviderDialect(name="M", max_duration_seconds=10, allowed_durations=(), negative_prompt=True,
+                           reference_images=False, image_to_video=False, native_audio=native_audio)
+
+
+def test_dialogue_goes_into_the_prompt_of_native_audio_models_only():
+    from jobs.compiler import ShotSpec, prompt_compile_for
+
+    spec = ShotSpec(title="T", subject="A lantern seller", scene="", camera="static", motion="", style="", negative="",
+                    duration_seconds=5, aspect_ratio="16:9", dialogue='Two for a "coin"!')
+    spoken = prompt_compile_for(spec, _dialect(native_audio=True)).prompt
+    silent = prompt_compile_for(spec, _dialect(native_audio=False)).prompt
+    assert spoken.endswith('''A voice says: "Two for a 'coin'!" (no subtitles).''')
+    assert "voice" not in silent and "coin" not in silent
+
+
+def test_a_shot_without_dialogue_keeps_its_request_unchanged():
+    from jobs.compiler import ShotSpec
+
+    spec = ShotSpec(title="T", subject="S", scene="", camera="static", motion="", style="", negative="",
+                    duration_seconds=5, aspect_ratio="16:9")
+    assert "dialogue" not in spec.as_request()
+    assert ShotSpec.from_request({**spec.as_request(), "dialogue": "Hi."}).dialogue == "Hi."
