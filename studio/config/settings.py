@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "studio",
     "jobs",
+    "jobs.outbound",
     "providers",
     "billing",
 ]
@@ -148,11 +149,17 @@ TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 10)
 TAKE_RECOVERY_INTERVAL_SECONDS = env_int("TAKE_RECOVERY_INTERVAL_SECONDS", 5)
 # The renderer of live take cards: jobs publishes, the studio renders (jobs/events.py).
 LIVE_TAKE_RENDERER = "studio.live.take_changed_messages"
+# Outbound webhooks go out from a queue (and worker) of their own: a slow endpoint never holds
+# a pipeline worker (jobs/outbound/).
+WEBHOOK_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "webhooks"
+CELERY_TASK_ROUTES["outbound.*"] = {"queue": WEBHOOK_QUEUE}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "recover-takes": {"task": "jobs.takes_recover", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
     "expire-old-drafts": {"task": "jobs.takes_expire_drafts", "schedule": 6 * 3600.0},
     "sweep-local-renders": {"task": "providers.local_renders_sweep", "schedule": 6 * 3600.0},
+    "dispatch-webhook-deliveries": {"task": "outbound.webhook_deliveries_dispatch",
+                                    "schedule": float(env_int("WEBHOOK_DISPATCH_INTERVAL_SECONDS", 10))},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -282,6 +289,37 @@ TAKE_RECOVERIES_MAX = env_int("TAKE_RECOVERIES_MAX", 3)
 TAKE_THROTTLED_MAX_SECONDS = env_int("TAKE_THROTTLED_MAX_SECONDS", 1800)
 # A provider's job may run this long (or 5 × the model's p90 latency, if longer) before we stop waiting.
 TAKE_GENERATING_MAX_SECONDS = env_int("TAKE_GENERATING_MAX_SECONDS", 1800)
+
+# Outbound webhooks (jobs/outbound/): retried with exponential backoff and jitter for
+# WEBHOOK_RETRY_WINDOW_SECONDS, then dead-lettered; an endpoint failing for
+# WEBHOOK_DISABLE_AFTER_SECONDS is disabled and its creator told. Answers are read for
+# WEBHOOK_TIMEOUT_SECONDS and WEBHOOK_RESPONSE_MAX_BYTES at most. A rotated secret keeps signing
+# beside the new one for WEBHOOK_SECRET_OVERLAP_SECONDS. WEBHOOK_ALLOW_PRIVATE_HOSTS (comma list)
+# may name hosts allowed plain http and private addresses; unset: loopback outside production, none in it.
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 3 * 24 * 3600)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env_int("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 6 * 3600)
+WEBHOOK_RETRY_COUNTDOWN_MAX_SECONDS = 300  # longer waits are sent by the beat dispatcher
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_LEASE_GRACE_SECONDS = env_int("WEBHOOK_LEASE_GRACE_SECONDS", 30)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 64 * 1024)
+WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
+if env_str("WEBHOOK_ALLOW_PRIVATE_HOSTS") is not None:
+    WEBHOOK_ALLOW_PRIVATE_HOSTS = env_list("WEBHOOK_ALLOW_PRIVATE_HOSTS", [])
+# Mail (a disabled webhook endpoint's owner is told): SMTP in production (EMAIL_HOST, …), the
+# console elsewhere; EMAIL_BACKEND overrides either.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")  # for the file backend
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shotcraft <noreply@shotcraft.local>")
+# billing imports no sibling app; it tells creators' endpoints about credits through this function.
+BILLING_EVENT_RECORDER = "jobs.outbound.record.billing_event_record"
 
 LOGGING = {
     "version": 1,
