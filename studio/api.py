@@ -14,6 +14,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from billing.selectors import credit_account_for_user
 from jobs.pipeline import settle
 from studio import selectors
+from studio.api_webhooks import webhooks_router
 from studio.auth_tokens import api_token_auth
 from studio.schemas import (
     BestOfIn,
@@ -250,4 +251,4 @@ def credits_detail(request):
     return CreditsOut(balance=account.balance, held=account.held, available=account.available, low_balance=account.is_low)
 
 
-routers = (projects_router, shots_router, takes_router, credits_router)
+routers = (projects_router, shots_router, takes_router, credits_router, webhooks_router)

@@ -4,7 +4,12 @@ from django.contrib import admin, messages
 
 from jobs.outbound.endpoints import webhook_delivery_resend, webhook_endpoint_update
 from jobs.outbound.exceptions import OutboundError
-from jobs.outbound.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from jobs.outbound.models import (
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(WebhookEndpoint)

@@ -20,10 +20,20 @@ from ninja.errors import ValidationError as RequestValidationError
 from ninja.parser import Parser
 
 from billing.exceptions import BillingError, InsufficientCredits
-from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, NoProviderAvailable, TakeError
+from jobs.exceptions import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    NoProviderAvailable,
+    TakeError,
+)
+from jobs.outbound.exceptions import OutboundError, WebhookUrlRefused
 from studio.api import routers
 from studio.config.error_pages import upload_limit
-from studio.config.outages import DEPENDENCY_DOWN_ERRORS, RETRY_AFTER_SECONDS, dependency_down_log
+from studio.config.outages import (
+    DEPENDENCY_DOWN_ERRORS,
+    RETRY_AFTER_SECONDS,
+    dependency_down_log,
+)
 from studio.exceptions import StudioError
 from studio.schemas import text_unstorable_reason
 
@@ -199,3 +209,13 @@ def _take_error(request, exc: TakeError):
 def _studio_error(request, exc: StudioError):
     return _error(request, 409, "not_allowed_now", str(exc))
 
+
+
+@api.exception_handler(WebhookUrlRefused)
+def _webhook_url_refused(request, exc: WebhookUrlRefused):
+    return _invalid(request, {"url": [str(exc)]})
+
+
+@api.exception_handler(OutboundError)
+def _outbound_error(request, exc: OutboundError):
+    return _error(request, 422, "webhook_error", str(exc))

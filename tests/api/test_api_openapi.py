@@ -22,6 +22,11 @@ OPERATIONS = {
     "/api/takes/{take_id}/cancel": {"post"},
     "/api/takes/{take_id}/reject": {"post"},
     "/api/credits": {"get"},
+    "/api/webhooks/endpoints": {"get", "post"},
+    "/api/webhooks/endpoints/{endpoint_id}": {"patch", "delete"},
+    "/api/webhooks/endpoints/{endpoint_id}/rotate-secret": {"post"},
+    "/api/webhooks/endpoints/{endpoint_id}/deliveries": {"get"},
+    "/api/webhooks/deliveries/{delivery_id}/resend": {"post"},
 }
 
 

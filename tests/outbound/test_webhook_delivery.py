@@ -11,7 +11,11 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from jobs.outbound.delivery import webhook_deliveries_dispatch
-from jobs.outbound.endpoints import webhook_delivery_resend, webhook_endpoint_create, webhook_endpoint_secret_rotate
+from jobs.outbound.endpoints import (
+    webhook_delivery_resend,
+    webhook_endpoint_create,
+    webhook_endpoint_secret_rotate,
+)
 from jobs.outbound.kinds import EVENT_KINDS
 from jobs.outbound.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from jobs.outbound.record import outbound_event_record
