@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from studio.config.env import database_from_url, env_bool, env_int, env_list, env_str
+from studio.observability.logs import logging_config, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "studio.observability.logs.RequestContext",  # request_id and user_id on every line of the request
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -321,14 +323,27 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shotcraft <noreply@shotcraft
 # billing imports no sibling app; it tells creators' endpoints about credits through this function.
 BILLING_EVENT_RECORDER = "jobs.outbound.record.billing_event_record"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
-}
+# Logs go through structlog (studio/observability/logs.py): JSON lines in production, readable
+# text elsewhere (LOG_FORMAT=json|text), with request_id, user_id, task_id and take_id bound.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+structlog_configure()
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too
+
+# Prometheus metrics at /metrics (studio/observability/metrics.py): a bearer METRICS_TOKEN is
+# required when set; without one, /metrics is off in production. Windowed figures cover this long.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600)
+
+# Sentry, when SENTRY_DSN is set: errors of web requests and Celery tasks.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from studio.observability.errors import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=DJANGO_ENV, release=env_str("SENTRY_RELEASE"),
+                traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0))
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

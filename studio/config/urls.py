@@ -7,6 +7,8 @@ from django.views.static import serve as serve_file
 from jobs.media_urls import provider_media
 from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
+from studio.observability.metrics import metrics
+from studio.observability.readiness import readyz
 
 handler400 = "studio.config.error_pages.bad_request"
 
@@ -17,6 +19,8 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    path("readyz/", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("webhooks/<slug:family>/<uuid:public_id>/<str:token>/", provider_callback, name="provider-callback"),
