@@ -1,5 +1,6 @@
 """One signed POST to an endpoint under the webhook policy, reported as an outcome (never raised)."""
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -45,9 +46,24 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], policy: Down
     return SendOutcome(**{**outcome.__dict__, "duration_ms": int((time.monotonic() - started) * 1000)})
 
 
+_clients = threading.local()
+
+
+def _client(policy: DownloadPolicy) -> httpx.Client:
+    """One checked client per worker thread and policy, kept: building one loads the CA bundle
+    (tens of ms of CPU), and a kept one reuses its connections to endpoints (checked when opened)."""
+    key = (policy.private_hosts, policy.max_bytes, policy.max_seconds, policy.verify is True)
+    cached = getattr(_clients, "by_policy", None)
+    if cached is None:
+        cached = _clients.by_policy = {}
+    if key not in cached:
+        cached[key] = checked_client(policy)
+    return cached[key]
+
+
 def _post(url: str, body: bytes, headers: dict, policy: DownloadPolicy, *, deadline: float) -> SendOutcome:
     headers = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
-    with checked_client(policy) as client, client.stream("POST", url, content=body, headers=headers) as response:
+    with _client(policy).stream("POST", url, content=body, headers=headers) as response:
         excerpt, error = _read_capped(response, policy.max_bytes, deadline)
         if response.is_redirect:
             error = (f"The endpoint redirected to {response.headers.get('location', '?')[:200]}; "

@@ -19,6 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Static files from the source folders (development), or collected and served by whitenoise (see STORAGES).
+SERVE_STATIC = env_bool("SERVE_STATIC", default=not PRODUCTION)
 SECRET_KEY = env_str("SECRET_KEY")
 
 if PRODUCTION:
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    *([] if SERVE_STATIC else ["whitenoise.middleware.WhiteNoiseMiddleware"]),  # collected static files
     "studio.config.csp.ContentSecurityPolicy",
     "studio.config.api.DjangoAnswersAsApiErrors",
     "studio.config.outages.DependencyDownPages",
@@ -184,10 +187,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
-# Outside production the app serves its own static and local media files; in production a
-# web server or S3 does.
-SERVE_STATIC = env_bool("SERVE_STATIC", default=not PRODUCTION)
-SERVE_MEDIA = env_bool("SERVE_MEDIA", default=not PRODUCTION) and not env_str("AWS_STORAGE_BUCKET_NAME")
+# Outside production the app serves static files from the source folders (SERVE_STATIC, above); in
+# production whitenoise serves the collected, hashed and compressed copies (STATIC_ROOT, filled by
+# `collectstatic` in the Procfile's release step). Local media (no S3) is always served by the
+# app, through signed, expiring links only (studio/config/media.py), as S3's presigned links are.
+SERVE_MEDIA = not env_str("AWS_STORAGE_BUCKET_NAME")
 
 # Local files by default; S3 (or any S3-compatible store) when AWS_STORAGE_BUCKET_NAME is set.
 if env_str("AWS_STORAGE_BUCKET_NAME"):
@@ -203,12 +207,13 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "studio.config.media.SignedFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 STORAGES = {
     "default": _media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if SERVE_STATIC
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # Uploads: Django spools anything bigger than this to disk; our validators cap the rest.
@@ -264,6 +269,9 @@ SELF_HOSTED_FRAME_OVERRIDES = {
 }
 # Where vendors send callbacks: this app's public address.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+if PRODUCTION and (not env_str("PUBLIC_BASE_URL") or not PUBLIC_BASE_URL.startswith("https://")):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be set to this app's https:// address when DJANGO_ENV=production "
+                               "(vendors send callbacks there)")
 
 # Outputs: drafts are deleted after DRAFT_RETENTION_DAYS (finals are kept); finals export with a
 # C2PA manifest when a signing certificate and key are configured, else with a JSON sidecar.
@@ -351,6 +359,13 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is a commitment browsers keep for months, for the whole domain: its owner opts in
+    # (SECURE_HSTS_PRELOAD=1, with SECURE_HSTS_SECONDS of a year); until then check --deploy's
+    # reminder is silenced on purpose.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # ---------------------------------------------------------------------------------------------
 # Billing: plans, refunds, purchases (billing app). Plans and credit packs are rows edited in the

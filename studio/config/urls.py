@@ -2,11 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path, re_path
-from django.views.static import serve as serve_file
 
 from jobs.media_urls import provider_media
 from jobs.webhooks import provider_callback, provider_family_callback
 from studio.config.api import api
+from studio.config.media import signed_media
 from studio.observability.metrics import metrics
 from studio.observability.readiness import readyz
 
@@ -30,5 +30,5 @@ urlpatterns = [
     path("", include("studio.urls")),
 ]
 
-if settings.SERVE_MEDIA:
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve_file, {"document_root": settings.MEDIA_ROOT})]
+if settings.SERVE_MEDIA:  # local media, through signed, expiring links only (studio/config/media.py)
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", signed_media, {"document_root": settings.MEDIA_ROOT})]

@@ -61,9 +61,8 @@ class RequestContext:
     def __call__(self, request):
         clear_contextvars()
         request_id = (request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:64]
-        user = getattr(request, "user", None)
-        user_id = user.pk if user is not None and user.is_authenticated else None
         started = time.monotonic()
+        user_id = _user_id(request)
         with bound_contextvars(request_id=request_id, user_id=user_id):
             request.request_id = request_id
             response = self.get_response(request)
@@ -71,6 +70,18 @@ class RequestContext:
                                           "duration_ms": int((time.monotonic() - started) * 1000)})
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _user_id(request) -> int | None:
+    """The signed-in user's id; None when anonymous, or when the session cannot be read because the
+    database is down: the view then meets the same error and answers with the outage page."""
+    from studio.config.outages import DEPENDENCY_DOWN_ERRORS
+
+    user = getattr(request, "user", None)
+    try:
+        return user.pk if user is not None and user.is_authenticated else None
+    except DEPENDENCY_DOWN_ERRORS:
+        return None
 
 
 _task_started: dict[str, float] = {}
