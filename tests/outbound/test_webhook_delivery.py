@@ -4,6 +4,7 @@ the webhooks queue to loopback receivers, verified with the standardwebhooks lib
 import os
 import signal
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.db import transaction
@@ -102,7 +103,7 @@ def test_a_receiver_failing_twice_is_retried_with_retry_after_until_it_succeeds(
     assert delivery.attempts == 3 and len(set(receiver.message_ids())) == 1
     log = list(delivery.attempt_log.order_by("number").values_list("number", "status_code", "response_excerpt"))
     assert log == [(1, 503, "busy"), (2, 503, "busy"), (3, 200, "ok")]
-    gaps = [later.at - earlier.at for earlier, later in zip(receiver.received, receiver.received[1:])]
+    gaps = [later.at - earlier.at for earlier, later in pairwise(receiver.received)]
     assert all(gap >= 0.9 for gap in gaps), gaps  # Retry-After: 1 honoured
     assert WebhookEndpoint.objects.get().failing_since is None
 
