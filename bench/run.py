@@ -60,6 +60,7 @@ from bench.faults import fault_benchmark, faults_print  # noqa: E402
 from bench.figures import p50_p99, percentile  # noqa: E402
 from bench.fixtures import creators_with_shots, session_cookie, storyboard_in_use  # noqa: E402
 from bench.pipeline_throughput import pipeline_throughput, throughput_print  # noqa: E402
+from bench.webhooks import take_pipeline_cost, webhook_fanout, webhooks_print  # noqa: E402
 from bench.websocket_push import push_print, websocket_push  # noqa: E402
 from jobs.models import Take  # noqa: E402
 from jobs.pipeline.transitions import take_progress_report  # noqa: E402
@@ -411,13 +412,20 @@ def cut_section(arguments: argparse.Namespace) -> None:
     cut_print(cut_benchmark(shots=arguments.cut_shots, seconds=arguments.cut_seconds))
 
 
+def webhooks_section(arguments: argparse.Namespace) -> None:
+    fanout = webhook_fanout(BENCH_DIR, events=arguments.webhook_events, endpoints=arguments.webhook_endpoints)
+    without = take_pipeline_cost(takes=arguments.webhook_takes, endpoints=0, prefix="bench-no-endpoints")
+    subscribed = take_pipeline_cost(takes=arguments.webhook_takes, endpoints=5, prefix="bench-endpoints")
+    webhooks_print(fanout, without, subscribed, events=arguments.webhook_events, endpoints=arguments.webhook_endpoints)
+
+
 def faults_section(arguments: argparse.Namespace) -> None:
     faults_print(fault_benchmark(BENCH_DIR))
 
 
 SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
             "requests": requests_section, "throughput": throughput_section, "scale": scale_out_section,
-            "push": push_section, "cut": cut_section,
+            "push": push_section, "cut": cut_section, "webhooks": webhooks_section,
             "faults": faults_section}
 
 
@@ -432,6 +440,9 @@ SIZES = (
     ("--push-events", "BENCH_PUSH_EVENTS", 100, "push: state changes timed, and as many raw group_sends"),
     ("--cut-shots", "BENCH_CUT_SHOTS", 10, "cut: shots in the cut (1080p)"),
     ("--cut-seconds", "BENCH_CUT_SECONDS", 5.0, "cut: seconds per shot"),
+    ("--webhook-events", "BENCH_WEBHOOK_EVENTS", 1000, "webhooks: events recorded, each sent to every endpoint"),
+    ("--webhook-endpoints", "BENCH_WEBHOOK_ENDPOINTS", 10, "webhooks: loopback endpoints"),
+    ("--webhook-takes", "BENCH_WEBHOOK_TAKES", 10, "webhooks: takes timed without and with 5 endpoints"),
 )
 
 

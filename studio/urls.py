@@ -1,13 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from studio.views import accounts, projects, runs, shots, takes
+from studio.views import accounts, projects, runs, shots, takes, webhooks
 
 urlpatterns = [
     path("signup/", accounts.signup, name="signup"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/webhooks/", webhooks.webhooks_page, name="webhooks"),
+    path("account/webhooks/<uuid:endpoint_id>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("account/webhooks/<uuid:endpoint_id>/rotate/", webhooks.webhook_secret_rotate, name="webhook-rotate"),
+    path("account/webhooks/<uuid:endpoint_id>/enabled/", webhooks.webhook_enabled_set, name="webhook-enabled"),
+    path("account/webhooks/<uuid:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path("account/webhooks/deliveries/<int:delivery_id>/resend/", webhooks.webhook_delivery_resend,
+         name="webhook-delivery-resend"),
     path("", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create_view, name="project-create"),
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),

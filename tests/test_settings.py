@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _django_setup(*, then: str = "", **env) -> subprocess.CompletedProcess:
     """Start Django with the real settings module in a fresh interpreter, then run `then`."""
-    clean = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "DEBUG", "DJANGO_ENV")}
+    clean = {key: value for key, value in os.environ.items()
+             if key not in ("SECRET_KEY", "DEBUG", "DJANGO_ENV", "PUBLIC_BASE_URL")}
     clean.update(DJANGO_SETTINGS_MODULE="studio.config.settings", **env)
     return subprocess.run([sys.executable, "-c", f"import django; django.setup(); {then}"], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=60)
@@ -44,9 +45,18 @@ def test_production_refuses_to_start_with_debug_on():
 
 
 def test_production_starts_with_a_secret_key_and_debug_off_by_default():
-    result = _django_setup(DJANGO_ENV="production", SECRET_KEY="x" * 50)
+    result = _django_setup(DJANGO_ENV="production", SECRET_KEY="x" * 50, PUBLIC_BASE_URL="https://studio.example.com")
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("public_base_url", [None, "http://studio.example.com"])
+def test_production_refuses_to_start_without_its_https_public_address(public_base_url):
+    env = {"PUBLIC_BASE_URL": public_base_url} if public_base_url else {}
+    result = _django_setup(DJANGO_ENV="production", SECRET_KEY="x" * 50, **env)
+
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL must be set to this app's https:// address" in result.stderr
 
 
 def test_a_boolean_variable_with_a_bad_value_is_refused():

@@ -20,6 +20,7 @@ from jobs.compiler import ShotSpec
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused, TakeError
 from jobs.models import Take, TakeEvent
+from jobs.outbound.record import take_event_record
 from jobs.pipeline.enqueue import take_stage_enqueue_on_commit
 from jobs.pipeline.leases import handover_seconds
 from jobs.pipeline.quote import SEED_RANGE, TakeQuote, fresh_seed, spec_seed, take_quote
@@ -157,6 +158,7 @@ def _take_row_create(*, owner_id, shot_id, notify_group, spec, tier, quote: Take
         wake_at=timezone.now() + timedelta(seconds=handover_seconds()), **files,
     )
     take_changed_publish_on_commit(group=notify_group, take_id=take.pk)
+    take_event_record(take=take, from_state="")
     if quote.cached:
         TakeEvent.objects.create(take=take, to_state=take.state, detail="identical to an earlier take")
         source = quote.cached

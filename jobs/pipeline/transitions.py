@@ -8,6 +8,7 @@ from django.utils import timezone
 from jobs.events import take_changed_publish_on_commit
 from jobs.exceptions import IllegalTransition, LeaseLost
 from jobs.models import Take, TakeEvent
+from jobs.outbound.record import take_event_record
 from jobs.pipeline.leases import Lease, handover_seconds, lease_check, lease_seconds
 from jobs.pipeline.timing import media_work_gathered
 from jobs.states import TERMINAL_STATES, is_allowed
@@ -46,6 +47,7 @@ def take_transition(*, take_id: int, to_state: str, detail: str = "", lease: Lea
                              "lease_token", "throttled_since", "stage_seconds", "updated_at", *fields])
     TakeEvent.objects.create(take=take, from_state=from_state, to_state=to_state, detail=detail[:NOTE_MAX_LENGTH])
     take_changed_publish_on_commit(group=take.notify_group, take_id=take.pk)
+    take_event_record(take=take, from_state=from_state)  # creators' endpoints: in this transaction (the outbox)
     return take
 
 

@@ -26,6 +26,7 @@ from jobs.exceptions import (
     NoProviderAvailable,
     TakeError,
 )
+from jobs.outbound.exceptions import OutboundError, WebhookUrlRefused
 from studio.api import routers
 from studio.config.error_pages import upload_limit
 from studio.config.outages import (
@@ -215,3 +216,13 @@ def _cut_error(request, exc: CutError):
 def _studio_error(request, exc: StudioError):
     return _error(request, 409, "not_allowed_now", str(exc))
 
+
+
+@api.exception_handler(WebhookUrlRefused)
+def _webhook_url_refused(request, exc: WebhookUrlRefused):
+    return _invalid(request, {"url": [str(exc)]})
+
+
+@api.exception_handler(OutboundError)
+def _outbound_error(request, exc: OutboundError):
+    return _error(request, 422, "webhook_error", str(exc))

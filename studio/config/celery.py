@@ -5,7 +5,10 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.config.settings")
 
+from celery.signals import task_postrun, task_prerun  # noqa: E402
+
 from studio.config.database import DatabaseRetryTask  # noqa: E402
+from studio.observability.logs import task_context_bind, task_context_clear  # noqa: E402
 
 
 def kombu_redis_detached_channel_guard_install() -> None:
@@ -53,6 +56,9 @@ kombu_redis_detached_channel_guard_install()
 app = Celery("shotcraft", task_cls=DatabaseRetryTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Every line a task logs carries its task id (and take id); one line per run says how it ended.
+task_prerun.connect(task_context_bind, weak=False)
+task_postrun.connect(task_context_clear, weak=False)
 
 
 @app.task(name="studio.ping")

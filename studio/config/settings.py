@@ -12,12 +12,15 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from studio.config.env import database_from_url, env_bool, env_int, env_list, env_str
+from studio.observability.logs import logging_config, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Static files from the source folders (development), or collected and served by whitenoise (see STORAGES).
+SERVE_STATIC = env_bool("SERVE_STATIC", default=not PRODUCTION)
 SECRET_KEY = env_str("SECRET_KEY")
 
 if PRODUCTION:
@@ -47,12 +50,14 @@ INSTALLED_APPS = [
     "studio",
     "studio.cuts",
     "jobs",
+    "jobs.outbound",
     "providers",
     "billing",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    *([] if SERVE_STATIC else ["whitenoise.middleware.WhiteNoiseMiddleware"]),  # collected static files
     "studio.config.csp.ContentSecurityPolicy",
     "studio.config.api.DjangoAnswersAsApiErrors",
     "studio.config.outages.DependencyDownPages",
@@ -60,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "studio.observability.logs.RequestContext",  # request_id and user_id on every line of the request
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -149,6 +155,10 @@ TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 10)
 TAKE_RECOVERY_INTERVAL_SECONDS = env_int("TAKE_RECOVERY_INTERVAL_SECONDS", 5)
 # The renderer of live take cards: jobs publishes, the studio renders (jobs/events.py).
 LIVE_TAKE_RENDERER = "studio.live.take_changed_messages"
+# Outbound webhooks go out from a queue (and worker) of their own: a slow endpoint never holds
+# a pipeline worker (jobs/outbound/).
+WEBHOOK_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "webhooks"
+CELERY_TASK_ROUTES["outbound.*"] = {"queue": WEBHOOK_QUEUE}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "recover-takes": {"task": "jobs.takes_recover", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
@@ -156,6 +166,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-local-renders": {"task": "providers.local_renders_sweep", "schedule": 6 * 3600.0},
     # Production runs move on from what their takes say; this is also their reconciliation.
     "advance-production-runs": {"task": "studio.production_runs_advance", "schedule": float(TAKE_RECOVERY_INTERVAL_SECONDS)},
+    "dispatch-webhook-deliveries": {"task": "outbound.webhook_deliveries_dispatch",
+                                    "schedule": float(env_int("WEBHOOK_DISPATCH_INTERVAL_SECONDS", 10))},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -178,10 +190,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
-# Outside production the app serves its own static and local media files; in production a
-# web server or S3 does.
-SERVE_STATIC = env_bool("SERVE_STATIC", default=not PRODUCTION)
-SERVE_MEDIA = env_bool("SERVE_MEDIA", default=not PRODUCTION) and not env_str("AWS_STORAGE_BUCKET_NAME")
+# Outside production the app serves static files from the source folders (SERVE_STATIC, above); in
+# production whitenoise serves the collected, hashed and compressed copies (STATIC_ROOT, filled by
+# `collectstatic` in the Procfile's release step). Local media (no S3) is always served by the
+# app, through signed, expiring links only (studio/config/media.py), as S3's presigned links are.
+SERVE_MEDIA = not env_str("AWS_STORAGE_BUCKET_NAME")
 
 # Local files by default; S3 (or any S3-compatible store) when AWS_STORAGE_BUCKET_NAME is set.
 if env_str("AWS_STORAGE_BUCKET_NAME"):
@@ -197,12 +210,13 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "studio.config.media.SignedFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 STORAGES = {
     "default": _media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if SERVE_STATIC
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # Uploads: Django spools anything bigger than this to disk; our validators cap the rest.
@@ -260,6 +274,9 @@ SELF_HOSTED_FRAME_OVERRIDES = {
 }
 # Where vendors send callbacks: this app's public address.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+if PRODUCTION and (not env_str("PUBLIC_BASE_URL") or not PUBLIC_BASE_URL.startswith("https://")):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be set to this app's https:// address when DJANGO_ENV=production "
+                               "(vendors send callbacks there)")
 
 # Outputs: drafts are deleted after DRAFT_RETENTION_DAYS (finals are kept); finals export with a
 # C2PA manifest when a signing certificate and key are configured, else with a JSON sidecar.
@@ -302,14 +319,58 @@ TAKE_THROTTLED_MAX_SECONDS = env_int("TAKE_THROTTLED_MAX_SECONDS", 1800)
 # A provider's job may run this long (or 5 × the model's p90 latency, if longer) before we stop waiting.
 TAKE_GENERATING_MAX_SECONDS = env_int("TAKE_GENERATING_MAX_SECONDS", 1800)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
-}
+# Outbound webhooks (jobs/outbound/): retried with exponential backoff and jitter for
+# WEBHOOK_RETRY_WINDOW_SECONDS, then dead-lettered; an endpoint failing for
+# WEBHOOK_DISABLE_AFTER_SECONDS is disabled and its creator told. Answers are read for
+# WEBHOOK_TIMEOUT_SECONDS and WEBHOOK_RESPONSE_MAX_BYTES at most. A rotated secret keeps signing
+# beside the new one for WEBHOOK_SECRET_OVERLAP_SECONDS. WEBHOOK_ALLOW_PRIVATE_HOSTS (comma list)
+# may name hosts allowed plain http and private addresses; unset: loopback outside production, none in it.
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 3 * 24 * 3600)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env_int("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 6 * 3600)
+WEBHOOK_RETRY_COUNTDOWN_MAX_SECONDS = 300  # longer waits are sent by the beat dispatcher
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_LEASE_GRACE_SECONDS = env_int("WEBHOOK_LEASE_GRACE_SECONDS", 30)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 64 * 1024)
+WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
+if env_str("WEBHOOK_ALLOW_PRIVATE_HOSTS") is not None:
+    WEBHOOK_ALLOW_PRIVATE_HOSTS = env_list("WEBHOOK_ALLOW_PRIVATE_HOSTS", [])
+# Mail (a disabled webhook endpoint's owner is told): SMTP in production (EMAIL_HOST, …), the
+# console elsewhere; EMAIL_BACKEND overrides either.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")  # for the file backend
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shotcraft <noreply@shotcraft.local>")
+# billing imports no sibling app; it tells creators' endpoints about credits through this function.
+BILLING_EVENT_RECORDER = "jobs.outbound.record.billing_event_record"
+
+# Logs go through structlog (studio/observability/logs.py): JSON lines in production, readable
+# text elsewhere (LOG_FORMAT=json|text), with request_id, user_id, task_id and take_id bound.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+structlog_configure()
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too
+
+# Prometheus metrics at /metrics (studio/observability/metrics.py): a bearer METRICS_TOKEN is
+# required when set; without one, /metrics is off in production. Windowed figures cover this long.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600)
+
+# Sentry, when SENTRY_DSN is set: errors of web requests and Celery tasks.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from studio.observability.errors import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=DJANGO_ENV, release=env_str("SENTRY_RELEASE"),
+                traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0))
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
@@ -317,6 +378,13 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is a commitment browsers keep for months, for the whole domain: its owner opts in
+    # (SECURE_HSTS_PRELOAD=1, with SECURE_HSTS_SECONDS of a year); until then check --deploy's
+    # reminder is silenced on purpose.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # ---------------------------------------------------------------------------------------------
 # Billing: plans, refunds, purchases (billing app). Plans and credit packs are rows edited in the

@@ -37,6 +37,11 @@ OPERATIONS = {
     "/api/projects/{project_id}/cut/renders/{render_id}/video": {"get"},
     "/api/projects/{project_id}/cut/timeline/{fmt}": {"get"},
     "/api/projects/{project_id}/cut/timeline": {"post"},
+    "/api/webhooks/endpoints": {"get", "post"},
+    "/api/webhooks/endpoints/{endpoint_id}": {"patch", "delete"},
+    "/api/webhooks/endpoints/{endpoint_id}/rotate-secret": {"post"},
+    "/api/webhooks/endpoints/{endpoint_id}/deliveries": {"get"},
+    "/api/webhooks/deliveries/{delivery_id}/resend": {"post"},
 }
 
 

@@ -26,13 +26,15 @@ def _settings_value(expression: str, **env) -> subprocess.CompletedProcess:
 def test_test_checkout_is_on_in_development_and_off_in_production():
     assert _settings_value("settings.BILLING_TEST_CHECKOUT").stdout.strip() == "True"
     production = _settings_value("settings.BILLING_TEST_CHECKOUT, settings.STRIPE_SECRET_KEY",
-                                 DJANGO_ENV="production", SECRET_KEY="x" * 50)
+                                 DJANGO_ENV="production", SECRET_KEY="x" * 50,
+                                 PUBLIC_BASE_URL="https://studio.example.com")
     assert production.stdout.strip() == "False None"  # and no secret defaults
 
 
 @pytest.mark.parametrize("unsafe", [dict(BILLING_TEST_CHECKOUT="1"), dict(STRIPE_API_BASE="http://127.0.0.1:12111")])
 def test_production_refuses_test_checkout_and_the_emulator(unsafe):
-    result = _settings_value("1", DJANGO_ENV="production", SECRET_KEY="x" * 50, **unsafe)
+    result = _settings_value("1", DJANGO_ENV="production", SECRET_KEY="x" * 50,
+                             PUBLIC_BASE_URL="https://studio.example.com", **unsafe)
     assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
 
 
