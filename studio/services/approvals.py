@@ -45,6 +45,7 @@ def approval_is_current(*, shot: Shot, current_hash: str | None = None) -> bool:
 
 def approval_require_current(*, shot: Shot) -> None:
     """Raise StaleApproval unless the shot's approval still matches its spec: the gate for spending."""
+    shot.refresh_from_db(fields=["approved_take", "approved_spec_hash"])  # the approval as committed, not as cached
     if shot.approved_take_id is None:
         raise StaleApproval("Approve a take of this shot first.")
     if not approval_is_current(shot=shot):
