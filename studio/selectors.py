@@ -230,7 +230,7 @@ def project_characters(*, project: Project) -> QuerySet[CharacterReference]:
 
 def share_link_get(*, token: str) -> ShareLink:
     public_id = share_token_public_id(token)
-    link = (ShareLink.objects.select_related("project")
+    link = (ShareLink.objects.select_related("project__owner")
             .filter(public_id=public_id, revoked_at__isnull=True, expires_at__gt=timezone.now()).first()
             if public_id else None)
     if link is None:

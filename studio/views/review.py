@@ -46,7 +46,7 @@ def _page_context(request, link: ShareLink, token: str) -> dict:
 
 def _no_index(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"  # the token never leaves in a Referer header
+    response["Referrer-Policy"] = "same-origin"  # the token never leaves in a Referer header (no-referrer would send "Origin: null" and fail CSRF)
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -76,7 +76,7 @@ def _shot_comments(request, link: ShareLink, token: str, shot: Shot, *, form=Non
         return redirect(reverse("review-page", args=[token]) + f"#review-shot-{shot.pk}")
     shot = review_shots(link=link).get(pk=shot.pk)
     context = {"link": link, "token": token, "shot": shot, "reviewer": reviewer_name(request, link),
-               "comment_form": form, "comment_error": error}
+               "comment_form": form, "comment_error": error, "markers_oob": not error}  # a new pin shows on its timeline
     return _no_index(render(request, "studio/review/partials/shot_comments.html", context, status=status))
 
 

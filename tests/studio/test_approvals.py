@@ -22,7 +22,12 @@ from studio.services.approvals import (
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from studio.services.review import review_decision_add, share_link_create
-from studio.services.takes import shot_take_request, take_approve, take_render_final, take_render_final_quote
+from studio.services.takes import (
+    shot_take_request,
+    take_approve,
+    take_render_final,
+    take_render_final_quote,
+)
 from tests.factories import shot_for
 from tests.jobs.test_pipeline import take_made_ready
 from tests.jobs.test_remote_pipeline import runway  # noqa: F401 (fixture)
@@ -109,7 +114,7 @@ def test_the_shot_page_shows_the_stale_approval_and_offers_to_approve_again(crea
 
     html = creator_client.get(reverse("shot-detail", args=[shot.pk])).content.decode()
 
-    assert f'data-approval="stale"' in html and "Approval stale" in html
+    assert 'data-approval="stale"' in html and "Approval stale" in html
     assert "Approve for the current shot" in html and "Render final…" not in html
 
 

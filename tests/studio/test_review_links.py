@@ -13,8 +13,13 @@ from django.utils import timezone
 
 from jobs.models import Take
 from studio.models import ReviewComment, ReviewDecision, ShareLink
-from studio.services.review import review_comment_add, share_link_create, share_link_revoke, share_link_token
-from studio.services.takes import shot_take_request, take_approve, take_reject
+from studio.services.review import (
+    review_comment_add,
+    share_link_create,
+    share_link_revoke,
+    share_link_token,
+)
+from studio.services.takes import shot_take_request, take_reject
 from studio.share_tokens import share_token_sign
 from tests.factories import creator_create, project_for, shot_for
 from tests.jobs.test_pipeline import take_made_ready
@@ -77,7 +82,7 @@ def test_a_live_link_shows_the_project_its_takes_and_nothing_about_money(client,
     for hidden in ("credit", "Credit", "price", "Price", "/api/", "Log out", other_project[0].name, other_project[1].title,
                    "Render final", str(ready_take.price_credits) + " credits"):
         assert hidden not in html, hidden
-    assert response["Referrer-Policy"] == "no-referrer" and "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin" and "no-store" in response["Cache-Control"]
 
 
 def _refusals(token: str, project, shot, take) -> list[tuple[str, str, dict]]:
@@ -270,7 +275,7 @@ def test_a_reviewer_requests_changes_and_the_creator_sees_who_decided_what_when(
     owner = Client()
     owner.force_login(creator)
     hub = owner.get(reverse("review-hub", args=[project.pk])).content.decode()
-    row = re.search(rf'<li id="decision-{decision.pk}".*?</li>', hub, re.S).group(0)
+    row = re.search(rf'<li id="decision-{decision.pk}".*?</li>', hub, re.DOTALL).group(0)
     assert "Rosa" in row and "Changes requested" in row and "Client — Acme" in row and 'data-stale="false"' in row
 
 
