@@ -30,6 +30,7 @@ urlpatterns = [
     path("takes/<int:take_id>/other-provider/", takes.take_other_provider_view, name="take-other-provider"),
     # Review: the creator's side, then the reviewer's (through a signed share link, no account).
     path("projects/<int:project_id>/review/", sharing.review_hub, name="review-hub"),
+    path("projects/<int:project_id>/review/parts/<slug:part>/", sharing.review_hub_part, name="review-hub-part"),
     path("projects/<int:project_id>/review/links/", sharing.share_link_create_view, name="share-link-create"),
     path("review-links/<int:link_id>/revoke/", sharing.share_link_revoke_view, name="share-link-revoke"),
     path("review-comments/<int:comment_id>/reply/", sharing.review_reply_view, name="review-reply"),

@@ -4,6 +4,7 @@ the log of who decided what, when — live while the page is open (studio.live).
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -47,6 +48,17 @@ def _hub_context(request, project: Project, **extra) -> dict:
 def review_hub(request, project_id: int):
     project = project_get_for_user(user=request.user, project_id=project_id)
     return render(request, REVIEW_HUB, _hub_context(request, project))
+
+
+@login_required
+@require_GET
+def review_hub_part(request, project_id: int, part: str):
+    """The threads or the decisions alone, re-fetched when the live connection (re)opens, so a page
+    that missed events while it was disconnected catches up."""
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    if part not in ("threads", "decisions"):
+        raise Http404("No such part.")
+    return render(request, f"{REVIEW_HUB}#{part}", _hub_context(request, project))
 
 
 @login_required

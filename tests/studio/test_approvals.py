@@ -169,3 +169,17 @@ def _api_key(user) -> str:
     from studio.services.tokens import api_token_create
 
     return api_token_create(user=user, name="test")[1]
+
+
+def test_the_migration_stamps_approvals_made_before_it_with_the_current_spec(shot, approved_draft):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Shot.objects.filter(pk=shot.pk).update(approved_spec_hash="")
+    migration = import_module("studio.migrations.0004_share_links_and_review")
+
+    migration.approvals_stamp_with_current_spec(apps, None)
+
+    assert approval_is_current(shot=fresh(shot))
+    assert not Shot.objects.filter(approved_take__isnull=True).exclude(approved_spec_hash="").exists()

@@ -343,3 +343,38 @@ def test_comments_and_decisions_reach_the_owners_open_pages(group_listener, djan
     assert 'data-live-upsert="#review-threads"' in thread and "Hold &lt;here&gt;" in thread and ">0:02<" in thread
     assert 'data-live-upsert="#review-decisions"' in decision and "Changes requested" in decision and "Rosa" in decision
     assert "credits" not in json.dumps(events)
+
+
+# --- Admin -------------------------------------------------------------------------------------
+
+
+def test_ops_see_links_comments_and_decisions_and_can_revoke_a_link(client, creator, shot, ready_take, link, token):
+    from django.contrib.auth import get_user_model
+
+    review_comment_add(link=link, reviewer_name="Rosa", shot=shot, take=ready_take, at_ms=1000, body="Too dark")
+    reviewer(token).post(decision_url(token, ready_take.pk), {"verdict": "approved"}, **HTMX)
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "ops-password-123"))
+    for model in ("sharelink", "reviewcomment", "reviewdecision"):
+        first = {"sharelink": ShareLink, "reviewcomment": ReviewComment, "reviewdecision": ReviewDecision}[model].objects.first()
+        assert client.get(reverse(f"admin:studio_{model}_changelist"), {"q": "Rosa"}).status_code == 200
+        assert client.get(reverse(f"admin:studio_{model}_change", args=[first.pk])).status_code == 200
+
+    client.post(reverse("admin:studio_sharelink_changelist"), {"action": "revoke", "_selected_action": [link.pk]})
+
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    assert Client().get(reverse("review-page", args=[token])).status_code == 404
+
+
+def test_the_review_page_catches_up_on_reconnect_with_its_threads_and_decisions(creator_client, project, shot, ready_take,
+                                                                                link, token, other_project):
+    comment = review_comment_add(link=link, reviewer_name="Rosa", shot=shot, body="Too dark")
+    reviewer(token).post(decision_url(token, ready_take.pk), {"verdict": "changes_requested"}, **HTMX)
+
+    threads = creator_client.get(reverse("review-hub-part", args=[project.pk, "threads"]), **HTMX)
+    decisions = creator_client.get(reverse("review-hub-part", args=[project.pk, "decisions"]), **HTMX)
+
+    assert f'id="thread-{comment.pk}"' in threads.content.decode() and "<html" not in threads.content.decode()
+    assert "Changes requested" in decisions.content.decode()
+    assert creator_client.get(reverse("review-hub-part", args=[project.pk, "links"])).status_code == 404
+    assert creator_client.get(reverse("review-hub-part", args=[other_project[0].pk, "threads"])).status_code == 404
