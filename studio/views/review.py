@@ -46,7 +46,9 @@ def _page_context(request, link: ShareLink, token: str) -> dict:
 
 def _no_index(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "same-origin"  # the token never leaves in a Referer header (no-referrer would send "Origin: null" and fail CSRF)
+    # The token never leaves in a Referer header; no-referrer would also send "Origin: null" on
+    # the page's own POSTs, which Django's CSRF check refuses.
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "private, no-store"
     return response
 
