@@ -116,6 +116,24 @@ class ProductionRunAdmin(admin.ModelAdmin):
                        "finished_at")
     inlines = [RunShotInline, RunEventInline]
 
+
+# Review through share links (imports kept with the section, like the tokens').
+from studio.models import ReviewComment, ReviewDecision, ShareLink  # noqa: E402
+from studio.services.review import share_link_revoke  # noqa: E402
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    """Links are made by creators on their project's review page; ops can see and revoke them."""
+
+    list_display = ("label", "project", "created_by", "created_at", "expires_at", "revoked_at", "state")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "expires_at")
+    search_fields = ("label", "project__name", "created_by__username", "public_id")
+    list_select_related = ("project", "created_by")
+    fields = ("project", "label", "public_id", "created_by", "created_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
     def has_add_permission(self, request):
         return False
 
@@ -140,6 +158,37 @@ class RunEventAdmin(admin.ModelAdmin):
     list_filter = ("to_state",)
     search_fields = ("detail",)
     readonly_fields = ("run", "run_shot", "from_state", "to_state", "detail", "created_at")
+
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("studio.change_sharelink")
+
+    @admin.action(description="Revoke selected links", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for link in queryset:
+            share_link_revoke(link=link)
+        self.message_user(request, f"Revoked {len(queryset)} link(s); they now answer 404.", "success")
+
+
+@admin.register(ReviewComment)
+class ReviewCommentAdmin(admin.ModelAdmin):
+    list_display = ("author_name", "project", "shot", "take", "at_ms", "by_creator", "share_link", "created_at", "resolved_at")
+    list_filter = ("by_creator", ("resolved_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("author_name", "body", "project__name", "shot__title")
+    list_select_related = ("project", "shot", "share_link")
+    raw_id_fields = ("project", "shot", "take", "parent", "share_link")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """The record of who approved or asked for changes, and against which spec: never edited."""
+
+    list_display = ("decided_by", "verdict", "project", "shot", "take", "by_creator", "share_link", "created_at")
+    list_filter = ("verdict", "by_creator", "created_at")
+    search_fields = ("decided_by", "project__name", "shot__title", "spec_hash")
+    list_select_related = ("project", "shot", "share_link")
+    readonly_fields = ("project", "shot", "take", "verdict", "spec_hash", "share_link", "decided_by", "by_creator", "created_at")
 
     def has_add_permission(self, request):
         return False

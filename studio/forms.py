@@ -1,9 +1,11 @@
 """Forms parse and validate what creators type; saving goes through studio.services."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 
 from jobs.pipeline.request import BEST_OF_MAX
 from studio.models import CharacterReference, ProductionRun, Project, Shot
@@ -154,3 +156,39 @@ class RunStartForm(forms.Form):
     mode = forms.ChoiceField(choices=ProductionRun.Mode.choices, initial=ProductionRun.Mode.AUTOPILOT)
     drafts_per_shot = forms.TypedChoiceField(coerce=int, choices=[(n, f"{n} drafts") for n in range(1, 5)], initial=3)
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+
+# --- Review through share links -----------------------------------------------------------------
+
+
+class ShareLinkForm(forms.Form):
+    label = forms.CharField(label="Who is it for?", max_length=80,
+                            widget=forms.TextInput(attrs={"placeholder": "e.g. Client — Acme"}))
+    days = forms.IntegerField(label="Expires after (days)", min_value=1, initial=14)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = self.fields["days"]  # the limits are settings, read when the form is made
+        days.initial = settings.SHARE_LINK_DAYS
+        days.validators.append(MaxValueValidator(settings.SHARE_LINK_MAX_DAYS))
+        days.widget.attrs["max"] = settings.SHARE_LINK_MAX_DAYS
+
+
+class ReviewerNameForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=60, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+
+
+class ReviewCommentForm(forms.Form):
+    """Comment text is limited by the service too (studio.services.review); here it gets a clear message."""
+
+    body = forms.CharField(label="Comment", max_length=1000, strip=True, widget=forms.Textarea(attrs={"rows": 3}))
+    take = forms.IntegerField(required=False, min_value=1)
+    at_ms = forms.IntegerField(required=False, min_value=0)
+
+
+class ReviewDecisionForm(forms.Form):
+    verdict = forms.ChoiceField(choices=[("approved", "Approve"), ("changes_requested", "Request changes")])
+
+
+class ReviewReplyForm(forms.Form):
+    body = forms.CharField(label="Reply", max_length=1000, strip=True, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,11 +1,16 @@
-"""Projects, their storyboard of shots, the character references shots can use, and production runs."""
+"""Projects, their storyboard of shots, the character references shots can use, production runs and review."""
 
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Project(models.Model):
@@ -117,6 +122,11 @@ class Shot(models.Model):
     characters = models.ManyToManyField(CharacterReference, blank=True, related_name="shots")
     approved_take = models.OneToOneField(
         "jobs.Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_for"
+    )
+    approved_spec_hash = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="The hash of the shot's spec (prompt, references, format) when its take was approved; "
+                  "a different hash now means the approval is stale (studio.services.approvals)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -249,3 +259,98 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state or '∅'} → {self.to_state}"
+
+
+class ShareLink(models.Model):
+    """A read-only review link to one project: signed, expiring and revocable, no account needed.
+
+    The URL carries `public_id` signed with django.core.signing (studio.services.review); a link
+    answers only while it is neither revoked nor expired, and only for its own project.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="share_links")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    label = models.CharField(max_length=80, help_text="Who the link is for, e.g. “Client — Acme”")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(label=""), name="share_link_label_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.project})"
+
+    @property
+    def state(self) -> str:
+        """"active", "revoked" or "expired" (studio.selectors.share_link_get opens active links only)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.expires_at > timezone.now() else "expired"
+
+
+class ReviewComment(models.Model):
+    """A comment on a shot, or on one take at a time in its video; replies point at their thread."""
+
+    BODY_MAX_LENGTH = 1000
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="review_comments")
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="review_comments")
+    take = models.ForeignKey("jobs.Take", null=True, blank=True, on_delete=models.CASCADE, related_name="review_comments")
+    at_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Where in the take's video, in milliseconds")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    share_link = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="comments",
+                                   help_text="The link a reviewer wrote through; empty for the creator")
+    author_name = models.CharField(max_length=60)
+    by_creator = models.BooleanField(default=False)
+    body = models.TextField(max_length=BODY_MAX_LENGTH, validators=[MaxLengthValidator(BODY_MAX_LENGTH)])
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["share_link", "created_at"], name="review_comment_link_recent")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(body=""), name="review_comment_body_not_empty"),
+            models.CheckConstraint(condition=~Q(author_name=""), name="review_comment_author_not_empty"),
+            models.CheckConstraint(condition=Q(at_ms__isnull=True) | Q(take__isnull=False),
+                                   name="review_comment_time_needs_a_take"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on {self.shot}: {self.body[:40]}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class ReviewDecision(models.Model):
+    """Someone approved a take of a shot, or asked for changes, against the shot's spec as it was then."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="review_decisions")
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="review_decisions")
+    take = models.ForeignKey("jobs.Take", on_delete=models.CASCADE, related_name="review_decisions")
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    spec_hash = models.CharField(max_length=64, help_text="The shot's spec hash when the decision was made")
+    share_link = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions",
+                                   help_text="The link a reviewer decided through; empty for the creator")
+    decided_by = models.CharField(max_length=60)
+    by_creator = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(verdict__in=["approved", "changes_requested"]), name="review_decision_verdict_valid"),
+            models.CheckConstraint(condition=~Q(decided_by=""), name="review_decision_by_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decided_by}: {self.get_verdict_display()} take #{self.take_id}"

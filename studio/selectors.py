@@ -4,16 +4,40 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import Count, Exists, FloatField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from billing.models import Reservation
 from billing.selectors import BudgetUsage
 from jobs.models import Attempt, Take, TakeEvent
 from jobs.states import ACTIVE_STATES, TakeState
-from studio.models import CharacterReference, ProductionRun, Project, RunShot, Shot, project_budget_key
+from studio.models import (
+    CharacterReference,
+    ProductionRun,
+    Project,
+    ReviewComment,
+    ReviewDecision,
+    RunShot,
+    ShareLink,
+    Shot,
+    project_budget_key,
+)
+from studio.share_tokens import share_token_public_id
 
 
 def projects_for_user(*, user) -> QuerySet[Project]:
@@ -221,3 +245,88 @@ def project_run_current(*, project: Project) -> ProductionRun | None:
     """The run under way, or else the newest one, for the storyboard's run panel."""
     runs = project.runs.order_by("-created_at", "-id")
     return runs.filter(state__in=["running", "paused"]).first() or runs.first()
+
+
+# --- Review through share links ----------------------------------------------------------------
+# A reviewer's every request starts from share_link_get: a forged, mangled, expired or revoked
+# token, and anything outside the link's project, is 404 with nothing about what exists.
+
+
+def share_link_get(*, token: str) -> ShareLink:
+    public_id = share_token_public_id(token)
+    link = (ShareLink.objects.select_related("project__owner")
+            .filter(public_id=public_id, revoked_at__isnull=True, expires_at__gt=timezone.now()).first()
+            if public_id else None)
+    if link is None:
+        raise Http404("No such review.")
+    return link
+
+
+def share_link_get_for_user(*, user, link_id: int) -> ShareLink:
+    link = ShareLink.objects.filter(pk=link_id, project__owner_id=user.pk).first() if user.is_authenticated else None
+    if link is None:
+        raise Http404("No such link.")
+    return link
+
+
+_REVIEWABLE_TAKES = Q(state=TakeState.READY) & ~Q(review=Take.Review.REJECTED)
+
+
+def review_shot_get(*, link: ShareLink, shot_id: int) -> Shot:
+    shot = Shot.objects.filter(pk=shot_id, project_id=link.project_id).first()
+    if shot is None:
+        raise Http404("No such shot.")
+    return shot
+
+
+def review_take_get(*, link: ShareLink, take_id: int) -> Take:
+    """A take a reviewer may see: ready, not rejected by the creator, of the link's project."""
+    take = (Take.objects.select_related("shot").filter(_REVIEWABLE_TAKES, pk=take_id, shot__project_id=link.project_id)
+            .first())
+    if take is None:
+        raise Http404("No such take.")
+    return take
+
+
+def _threads() -> QuerySet[ReviewComment]:
+    replies = ReviewComment.objects.order_by("created_at", "id")
+    return (ReviewComment.objects.filter(parent__isnull=True).select_related("shot", "take")
+            .prefetch_related(Prefetch("replies", queryset=replies)))
+
+
+def review_shots(*, link: ShareLink) -> QuerySet[Shot]:
+    """The storyboard as a reviewer sees it: shots in order, their reviewable takes (newest first,
+    only what the player needs) with the decisions made through this link, and comment threads."""
+    decisions = ReviewDecision.objects.filter(share_link=link).order_by("-created_at", "-id")
+    takes = (Take.objects.filter(_REVIEWABLE_TAKES).order_by("-created_at", "-id")
+             .only("id", "shot_id", "tier", "state", "review", "video", "poster", "duration_seconds", "aspect_ratio", "created_at")
+             .prefetch_related(Prefetch("review_decisions", queryset=decisions, to_attr="link_decisions")))
+    return link.project.shots.order_by("position", "id").prefetch_related(
+        Prefetch("takes", queryset=takes, to_attr="reviewable_takes"),
+        Prefetch("review_comments", queryset=_threads().order_by("created_at", "id"), to_attr="threads"),
+    )
+
+
+def review_threads(*, project: Project) -> QuerySet[ReviewComment]:
+    """The project's comment threads for its owner, open ones first, newest first."""
+    return _threads().filter(project=project).order_by(F("resolved_at").desc(nulls_first=True), "-created_at", "-id")
+
+
+def review_thread_get(*, comment_id: int) -> ReviewComment | None:
+    return _threads().filter(pk=comment_id).first()
+
+
+def review_comment_get_for_user(*, user, comment_id: int) -> ReviewComment:
+    comment = (ReviewComment.objects.filter(pk=comment_id, project__owner_id=user.pk).first()
+               if user.is_authenticated else None)
+    if comment is None:
+        raise Http404("No such comment.")
+    return comment
+
+
+def review_decisions(*, project: Project) -> QuerySet[ReviewDecision]:
+    return ReviewDecision.objects.filter(project=project).select_related("shot", "share_link").order_by("-created_at", "-id")
+
+
+def review_decision_latest(*, link: ShareLink, take: Take) -> ReviewDecision | None:
+    return ReviewDecision.objects.filter(share_link=link, take=take).order_by("-created_at", "-id").first()

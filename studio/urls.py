@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from studio.views import accounts, projects, runs, shots, takes, webhooks
+from studio.views import accounts, projects, review, runs, sharing, shots, takes, webhooks
 
 urlpatterns = [
     path("signup/", accounts.signup, name="signup"),
@@ -42,4 +42,15 @@ urlpatterns = [
     path("takes/<int:take_id>/final/", takes.take_final_view, name="take-final"),
     path("takes/<int:take_id>/upscale/", takes.take_upscale_view, name="take-upscale"),
     path("takes/<int:take_id>/other-provider/", takes.take_other_provider_view, name="take-other-provider"),
+    # Review: the creator's side, then the reviewer's (through a signed share link, no account).
+    path("projects/<int:project_id>/review/", sharing.review_hub, name="review-hub"),
+    path("projects/<int:project_id>/review/parts/<slug:part>/", sharing.review_hub_part, name="review-hub-part"),
+    path("projects/<int:project_id>/review/links/", sharing.share_link_create_view, name="share-link-create"),
+    path("review-links/<int:link_id>/revoke/", sharing.share_link_revoke_view, name="share-link-revoke"),
+    path("review-comments/<int:comment_id>/reply/", sharing.review_reply_view, name="review-reply"),
+    path("review-comments/<int:comment_id>/resolve/", sharing.review_resolve_view, name="review-resolve"),
+    path("review/<str:token>/", review.review_page, name="review-page"),
+    path("review/<str:token>/name/", review.review_name_set, name="review-name"),
+    path("review/<str:token>/shots/<int:shot_id>/comments/", review.review_comment_post, name="review-comment"),
+    path("review/<str:token>/takes/<int:take_id>/decision/", review.review_decision_post, name="review-decision"),
 ]

@@ -7,6 +7,7 @@ storyboard cards (STORYBOARD_CACHE_SECONDS) must stay shorter-lived than that.
 """
 
 import time
+
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
 from django.http import Http404

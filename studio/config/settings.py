@@ -236,6 +236,12 @@ if CREDIT_VALUE_USD_DECIMAL <= 0 or CREDIT_MARKUP_DECIMAL <= 0:
 MINIMUM_CHARGE_CREDITS = env_int("MINIMUM_CHARGE_CREDITS", 1)
 STARTER_CREDITS = env_int("STARTER_CREDITS", 500)
 
+# Review links: how long a new share link lives by default (at most the maximum), and how many
+# comments one link may post per minute (all its reviewers together).
+SHARE_LINK_DAYS = env_int("SHARE_LINK_DAYS", 14)
+SHARE_LINK_MAX_DAYS = env_int("SHARE_LINK_MAX_DAYS", 90)
+REVIEW_COMMENTS_PER_MINUTE = env_int("REVIEW_COMMENTS_PER_MINUTE", 10)
+
 # Providers. A family is configured when its credentials are set; without them its models show
 # as "not configured" and are never used. PROVIDER_SANDBOX_URLS (JSON, family → emulator URL)
 # points families at the local emulators instead: `make run` sets it in sandbox mode.

@@ -15,11 +15,18 @@ from jobs.states import TakeState
 from jobs.stored_media import take_first_frame_stored
 from studio.exceptions import StudioError
 from studio.models import CharacterImage, Shot
+from studio.services.approvals import approval_require_current
+from studio.services.review import creator_approval_record
 
 
 def shot_spec(*, shot: Shot) -> ShotSpec:
     characters = list(shot.characters.order_by("name"))
     images = CharacterImage.objects.filter(character__in=characters).order_by("character__name", "id")
+    return shot_spec_from(shot=shot, characters=characters, images=images)
+
+
+def shot_spec_from(*, shot: Shot, characters, images) -> ShotSpec:
+    """The spec from characters (by name) and their images (by character name, then id) already read."""
     return ShotSpec(
         title=shot.title, subject=shot.subject, scene=shot.scene, camera=shot.camera, motion=shot.motion,
         style=shot.style, negative=shot.negative, duration_seconds=shot.duration_seconds,
@@ -68,6 +75,7 @@ def final_spec_for(*, draft: Take) -> ShotSpec:
         raise StudioError("Only a ready draft can be rendered as a final.")
     if draft.review != Take.Review.APPROVED:
         raise StudioError("Approve this draft first: a final renders the draft you chose.")
+    approval_require_current(shot=draft.shot)  # never spend on an approval of a shot that changed since
     spec = ShotSpec.from_request(draft.request)
     return replace(spec, start_frame_name=take_first_frame_stored(take=draft) or spec.start_frame_name)
 
@@ -138,7 +146,9 @@ def take_request_other_provider(*, user, take: Take, idempotency_key: str | None
 
 @transaction.atomic
 def take_approve(*, take: Take) -> Take:
-    """Approve a ready take: it becomes the shot's take on the storyboard, replacing any other."""
+    """Approve a ready take: it becomes the shot's take on the storyboard, replacing any other.
+    The approval is of the shot's spec as it is now; approving the same take again after the shot
+    changed renews a stale approval."""
     if take.state != TakeState.READY:
         raise StudioError("Only a ready take can be approved.")
     shot = Shot.objects.select_for_update().get(pk=take.shot_id)
@@ -146,7 +156,8 @@ def take_approve(*, take: Take) -> Take:
     if previous_id and previous_id != take.pk:
         take_review_set(take_id=previous_id, review=Take.Review.PENDING)
     shot.approved_take = take
-    shot.save(update_fields=["approved_take", "updated_at"])
+    shot.approved_spec_hash = creator_approval_record(user_name=take.owner.get_username(), take=take).spec_hash
+    shot.save(update_fields=["approved_take", "approved_spec_hash", "updated_at"])
     take_export_queue_on_commit(take)
     if take.review != Take.Review.APPROVED:  # a repeated click is not a second decision
         take_decision_record(take=take, decision=TakeDecision.Decision.APPROVED)

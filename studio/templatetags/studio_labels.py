@@ -56,3 +56,21 @@ def defect_timeline(evaluation) -> dict | None:
 def _measured_seconds(evaluation: dict) -> float:
     value = (evaluation.get("technical") or {}).get("duration", {}).get("value")
     return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+@register.filter
+def timecode(milliseconds) -> str:
+    """A time in a video for people: 2000 → "0:02", 75500 → "1:16" (to the nearest second)."""
+    if milliseconds is None or milliseconds == "":
+        return ""
+    seconds = round(int(milliseconds) / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@register.filter
+def percent_of_seconds(milliseconds, seconds) -> int:
+    """Where a time falls in a video of `seconds`, in whole percent (for a timeline marker)."""
+    try:
+        return max(0, min(100, round(int(milliseconds) / (int(seconds) * 10))))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 0

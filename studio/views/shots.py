@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studio.forms import ShotForm, form_error_add
 from studio.selectors import project_get_for_user, shot_get_for_user, shot_takes
+from studio.services.approvals import approval_is_current
 from studio.services.projects import shot_create, shot_update
 from studio.views.takes import generate_panel_context
 
@@ -49,7 +50,7 @@ def shot_detail(request, shot_id: int):
             return redirect("shot-detail", shot_id=shot.pk)
     context = {
         "project": shot.project, "shot": shot, "form": form, "takes": shot_takes(shot=shot),
-        **generate_panel_context(shot=shot),
+        "approval_stale": _approval_stale(shot), **generate_panel_context(shot=shot),
     }
     return render(request, SHOT_PAGE, context, status=422 if form.errors else 200)
 
@@ -59,4 +60,10 @@ def shot_detail(request, shot_id: int):
 def shot_takes_view(request, shot_id: int):
     """The shot's take cards alone, re-fetched when the live connection (re)opens."""
     shot = shot_get_for_user(user=request.user, shot_id=shot_id)
-    return render(request, f"{SHOT_PAGE}#takes", {"shot": shot, "takes": shot_takes(shot=shot)})
+    return render(request, f"{SHOT_PAGE}#takes",
+                  {"shot": shot, "takes": shot_takes(shot=shot), "approval_stale": _approval_stale(shot)})
+
+
+def _approval_stale(shot) -> bool:
+    """The shot's approved take was approved for a spec the shot no longer has (its card says so)."""
+    return shot.approved_take_id is not None and not approval_is_current(shot=shot)
