@@ -116,6 +116,9 @@ class ProductionRunAdmin(admin.ModelAdmin):
                        "finished_at")
     inlines = [RunShotInline, RunEventInline]
 
+    def has_add_permission(self, request):
+        return False
+
 
 # Review through share links (imports kept with the section, like the tokens').
 from studio.models import ReviewComment, ReviewDecision, ShareLink  # noqa: E402
@@ -133,6 +136,15 @@ class ShareLinkAdmin(admin.ModelAdmin):
     fields = ("project", "label", "public_id", "created_by", "created_at", "expires_at", "revoked_at")
     readonly_fields = fields
     actions = ["revoke"]
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("studio.change_sharelink")
+
+    @admin.action(description="Revoke selected links", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for link in queryset:
+            share_link_revoke(link=link)
+        self.message_user(request, f"Revoked {len(queryset)} link(s); they now answer 404.", "success")
 
     def has_add_permission(self, request):
         return False
@@ -159,15 +171,11 @@ class RunEventAdmin(admin.ModelAdmin):
     search_fields = ("detail",)
     readonly_fields = ("run", "run_shot", "from_state", "to_state", "detail", "created_at")
 
+    def has_add_permission(self, request):
+        return False
 
-    def has_revoke_permission(self, request):
-        return request.user.has_perm("studio.change_sharelink")
-
-    @admin.action(description="Revoke selected links", permissions=["revoke"])
-    def revoke(self, request, queryset):
-        for link in queryset:
-            share_link_revoke(link=link)
-        self.message_user(request, f"Revoked {len(queryset)} link(s); they now answer 404.", "success")
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ReviewComment)

@@ -72,6 +72,22 @@ def test_local_media_is_served_only_through_a_signed_unexpired_link(client):
     assert link_expiry(now=time.time()) - time.time() > 3600  # a link lives at least an hour
 
 
+@pytest.mark.django_db
+def test_signed_media_answers_byte_ranges_so_players_can_seek(client):
+    name = default_storage.save("takes/draft/ranged/video.mp4", ContentFile(bytes(range(100))))
+    url = default_storage.url(name)
+    middle = client.get(url, HTTP_RANGE="bytes=10-19")
+    assert middle.status_code == 206 and middle["Content-Range"] == "bytes 10-19/100"
+    assert b"".join(middle.streaming_content) == bytes(range(10, 20)) and middle["Content-Type"] == "video/mp4"
+    assert b"".join(client.get(url, HTTP_RANGE="bytes=95-").streaming_content) == bytes(range(95, 100))
+    assert b"".join(client.get(url, HTTP_RANGE="bytes=-3").streaming_content) == bytes(range(97, 100))
+    assert client.get(url, HTTP_RANGE="bytes=100-")["Content-Range"] == "bytes */100"
+    assert client.get(url, HTTP_RANGE="bytes=100-").status_code == 416
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    assert client.get(url.split("?")[0], HTTP_RANGE="bytes=0-9").status_code == 404  # still signed only
+
+
 def test_make_run_starts_the_procfiles_processes_and_production_runs_the_self_hosted_and_webhooks_workers():
     processes = procfile_processes()
     assert {"release", "web", "worker", "evaluator", "webhooks", "models", "beat"} <= set(processes)

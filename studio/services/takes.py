@@ -25,14 +25,15 @@ def shot_spec(*, shot: Shot) -> ShotSpec:
     return shot_spec_from(shot=shot, characters=characters, images=images)
 
 
-def shot_spec_from(*, shot: Shot, characters, images) -> ShotSpec:
-    """The spec from characters (by name) and their images (by character name, then id) already read."""
+def shot_spec_from(*, shot: Shot, characters, images, dialogue: str | None = None) -> ShotSpec:
+    """The spec from characters (by name) and their images (by character name, then id) already read;
+    `dialogue` too when the caller read the cut's lines for many shots at once."""
     return ShotSpec(
         title=shot.title, subject=shot.subject, scene=shot.scene, camera=shot.camera, motion=shot.motion,
         style=shot.style, negative=shot.negative, duration_seconds=shot.duration_seconds,
         aspect_ratio=shot.aspect_ratio, character_names=tuple(c.name for c in characters),
         reference_image_names=tuple(image.image.name for image in images),
-        dialogue=_shot_dialogue(shot),
+        dialogue=_shot_dialogue(shot) if dialogue is None else dialogue,
     )
 
 

@@ -17,7 +17,7 @@ from studio.services.images import character_image_add
 from studio.services.projects import character_create, shot_update
 from tests.conftest import purge_test_queue
 from tests.factories import creator_create, project_for, shot_for
-from tests.jobs.test_needs_review import astronaut_upload
+from tests.jobs.test_needs_review_pipeline import astronaut_upload
 from tests.stack import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]

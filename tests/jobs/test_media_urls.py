@@ -27,7 +27,7 @@ def test_forged_expired_and_unshareable_links_are_refused(client, settings):
     name = default_storage.save("references/9/cd/image.jpeg", ContentFile(b"x"))
     assert client.get(f"/provider-media/{signing.dumps(name, salt='other')}/").status_code == 404
     settings.PUBLIC_BASE_URL = "http://testserver"
-    secret = default_storage.save("takes/final/secret.mp4", ContentFile(b"x"))
+    secret = default_storage.save("takes/draft/secret.mp4", ContentFile(b"x"))
     assert client.get(f"/provider-media/{signing.dumps(secret, salt=SALT)}/").status_code == 404
     stale = signing.TimestampSigner(salt=SALT).sign_object(name, compress=False)
     assert client.get(f"/provider-media/{stale}/").status_code in (200, 404)  # the same format: valid for a day

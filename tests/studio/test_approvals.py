@@ -162,7 +162,7 @@ def test_spec_hashes_for_a_storyboard_match_each_shots_own_in_constant_queries(p
 
     assert hashes == {s.pk: shot_spec_hash(shot=s) for s in (shot, second, third)}
     assert len(set(hashes.values())) == 3
-    assert len(queries) == 3  # the shots, their characters, the characters' images
+    assert len(queries) == 4  # the shots, their characters, the characters' images, the cut's lines
 
 
 def _api_key(user) -> str:
