@@ -355,7 +355,10 @@ def _video_write(
     partial = path.with_name(path.name + ".partial")
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-            stream = container.add_stream("libx264", rate=fps, options={"crf": "23", "preset": "veryfast"})
+            # One encoder thread: x264's threaded rate control makes the same frames encode to
+            # different pictures from run to run, and a take's reuse relies on same request, same frames.
+            options = {"crf": "23", "preset": "veryfast", "threads": "1"}
+            stream = container.add_stream("libx264", rate=fps, options=options)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = Fraction(1, fps)

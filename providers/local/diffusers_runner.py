@@ -295,7 +295,9 @@ def _video_write(frames: np.ndarray, path: Path, *, fps: int) -> None:
     partial = path.with_name(path.name + ".partial")
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-            stream = container.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+            # One encoder thread, so the same seed encodes to the same pictures (see the animatic).
+            options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+            stream = container.add_stream("libx264", rate=fps, options=options)
             stream.height, stream.width = frames.shape[1:3]
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = Fraction(1, fps)
