@@ -78,7 +78,6 @@ def test_one_click_runs_the_storyboard_to_scored_finals_live(sandbox_stack, chro
     panel.locator("#run-start").click()
     expect(panel.locator(".run-step").first).to_be_visible()
     expect(panel).to_have_attribute("data-run-state", "running")
-    page.wait_for_timeout(4000)
     page.screenshot(path=screenshots / "run-02-drafting.png", full_page=True)
     # No reload from here on: every step arrives over the websocket.
     expect(panel).to_have_attribute("data-run-state", "completed", timeout=FINALS_TIMEOUT_MS)
