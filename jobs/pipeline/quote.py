@@ -119,12 +119,13 @@ def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...]
 
 def learned_ranks(
     *, candidates: list[RouteCandidate], needs: RouteNeeds, spec: ShotSpec, tier: str, owner_id: int | None,
-    seed: int, pass_threshold: int = 0,
+    seed: int, pass_threshold: int = 0, explore: bool = True,
 ) -> dict[str, LearnedRank]:
     """Our own results for the candidates that could take this shot, for the router to rank by (one query).
 
     The Thompson draw is seeded by the take's seed: a fresh take explores, while an unchanged request
-    asked again is routed as it was quoted, so its stored output can still be reused.
+    asked again is routed as it was quoted, so its stored output can still be reused. Without
+    `explore` (a forecast) the posterior means rank: the best guess, not a draw.
     Empty (the catalog's order) when LEARNED_ROUTING is off, and for animatics and upscales, which
     are not judged by passing.
     """
@@ -139,7 +140,8 @@ def learned_ranks(
     features = shot_features_of(spec.as_request())
     outcomes = model_outcomes(features=features, threshold=pass_threshold)
     ranked = candidates_rank_learned(priced, outcomes, features=features, rng=random.Random(seed))
-    return {choice.slug: LearnedRank(credits_per_accepted=choice.sampled, reason=choice.reason,
+    return {choice.slug: LearnedRank(credits_per_accepted=choice.sampled if explore else choice.credits_per_accepted,
+                                     reason=choice.reason,
                                      measured_seconds=_rounded(outcomes.get(choice.slug)))
             for choice in ranked}
 
@@ -184,7 +186,7 @@ def cached_take_for(*, owner_id: int, cache_key: str) -> Take | None:
 
 def take_quote(
     *, spec: ShotSpec, tier: str, owner_id: int | None = None, seed: int | None = None, fresh: bool = False,
-    avoided_slugs: tuple[str, ...] = (), upscale_of: Take | None = None, pass_threshold: int = 0,
+    avoided_slugs: tuple[str, ...] = (), upscale_of: Take | None = None, pass_threshold: int = 0, explore: bool = True,
 ) -> TakeQuote:
     """Which provider would render this spec, and what it costs the creator, without side effects.
 
@@ -197,7 +199,7 @@ def take_quote(
     candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
     seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
     learned = learned_ranks(candidates=candidates, needs=needs, spec=spec, tier=tier, owner_id=owner_id, seed=seed,
-                            pass_threshold=pass_threshold)
+                            pass_threshold=pass_threshold, explore=explore)
     plan = route_plan(needs, candidates, learned)
     if plan.first is None:
         raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
