@@ -138,7 +138,7 @@ def candidates_rank_learned(
         sample = max(outcome.sample(quality_score=quality, rng=rng), 1e-6)
         per_accepted = credits / max(mean, 1e-6)
         if outcome.takes:
-            figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} takes)"
+            figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} take{'s' if outcome.takes != 1 else ''})"
         else:
             figures = f"catalog quality {quality}, no history of {features.words} yet ({mean:.0%} expected to pass)"
         choices.append(LearnedChoice(slug=slug, credits_per_accepted=per_accepted, sampled=credits / sample,
