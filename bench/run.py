@@ -419,6 +419,12 @@ def webhooks_section(arguments: argparse.Namespace) -> None:
     webhooks_print(fanout, without, subscribed, events=arguments.webhook_events, endpoints=arguments.webhook_endpoints)
 
 
+def learned_section(arguments: argparse.Namespace) -> None:
+    from bench.learned_routing import learned_routing_benchmark, learned_routing_print
+
+    learned_routing_print(learned_routing_benchmark())
+
+
 def faults_section(arguments: argparse.Namespace) -> None:
     faults_print(fault_benchmark(BENCH_DIR))
 
@@ -426,7 +432,7 @@ def faults_section(arguments: argparse.Namespace) -> None:
 SECTIONS = {"router": router_section, "storyboard": storyboard_section, "overhead": overhead_section,
             "requests": requests_section, "throughput": throughput_section, "scale": scale_out_section,
             "push": push_section, "cut": cut_section, "webhooks": webhooks_section,
-            "faults": faults_section}
+            "faults": faults_section, "learned": learned_section}
 
 
 # The load sections' sizes: flag, its environment variable, default, what it sets.

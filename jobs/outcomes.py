@@ -12,7 +12,7 @@ history by its record; `sample` draws from the posterior for Thompson sampling.
 import random
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, F, FloatField, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FloatField, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -95,6 +95,7 @@ def _feature_filter(features: ShotFeatures) -> Q:
 def model_outcomes(*, features: ShotFeatures = ShotFeatures(), threshold: int = 0, tier: str | None = None) -> dict[str, ModelOutcome]:
     """Per provider model slug, our takes' outcomes on shots with these features."""
     score = Cast(KeyTextTransform("aggregate", "evaluation"), FloatField())
+    latency = ExpressionWrapper(F("finished_at") - F("created_at"), output_field=DurationField())
     passing = Q(state=TakeState.READY, evaluation__passed=True) & Q(score__gte=threshold)
     takes = Take.objects.filter(_feature_filter(features), state__in=[TakeState.READY, TakeState.FAILED],
                                 cached_from__isnull=True, provider_model__isnull=False)
@@ -105,8 +106,14 @@ def model_outcomes(*, features: ShotFeatures = ShotFeatures(), threshold: int = 
         approvals=Count("pk", filter=Q(review=Take.Review.APPROVED)),
         rejections=Count("pk", filter=Q(review=Take.Review.REJECTED)),
         failures=Count("pk", filter=Q(state=TakeState.FAILED) & ~Q(evaluation__has_key="passed")),
+        latency=Avg(latency, filter=Q(state=TakeState.READY)),
     ).order_by())
-    return {row.pop("slug"): ModelOutcome(**row) for row in rows}
+    return {row.pop("slug"): _outcome_of(row) for row in rows}
+
+
+def _outcome_of(row: dict) -> ModelOutcome:
+    latency = row.pop("latency")
+    return ModelOutcome(**row, mean_latency_seconds=latency.total_seconds() if latency is not None else None)
 
 
 @dataclass(frozen=True)
@@ -129,10 +136,11 @@ def candidates_rank_learned(
         outcome = outcomes.get(slug, ModelOutcome())
         mean = outcome.pass_probability(quality_score=quality)
         sample = max(outcome.sample(quality_score=quality, rng=rng), 1e-6)
+        per_accepted = credits / max(mean, 1e-6)
         if outcome.takes:
-            figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} takes)"
+            figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} take{'s' if outcome.takes != 1 else ''})"
         else:
-            figures = f"no takes of {features.words} yet: {mean:.0%} expected from its catalog quality {quality}"
-        choices.append(LearnedChoice(slug=slug, credits_per_accepted=credits / max(mean, 1e-6), sampled=credits / sample,
-                                     reason=f"{figures}, {credits / max(mean, 1e-6):.0f} credits per accepted take"))
+            figures = f"catalog quality {quality}, no history of {features.words} yet ({mean:.0%} expected to pass)"
+        choices.append(LearnedChoice(slug=slug, credits_per_accepted=per_accepted, sampled=credits / sample,
+                                     reason=f"{figures}, {per_accepted:.1f} credits per accepted take"))
     return sorted(choices, key=lambda choice: (choice.sampled, choice.slug))

@@ -45,3 +45,6 @@ DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 # local animatic stands in for drafts as on any installation without one. Tests of the floor itself
 # (tests/providers/test_draft_tier.py) override it.
 DRAFT_QUALITY_FLOOR = 0
+# Routing follows the catalog's order in the suite, so a test that expects a provider gets it
+# whatever takes earlier tests left behind; tests/jobs/test_learned_routing.py switches learning on.
+LEARNED_ROUTING = False

@@ -43,6 +43,7 @@ def stack_env(**extra: str) -> dict:
         "PYTHONUNBUFFERED": "1",
         # The processes route drafts as the test process does (tests/settings.py: no AI model configured).
         "DRAFT_QUALITY_FLOOR": str(settings.DRAFT_QUALITY_FLOOR),
+        "LEARNED_ROUTING": "1" if settings.LEARNED_ROUTING else "0",
         **extra,
     }
 

@@ -7,6 +7,7 @@ seed, so the creator's stored output of exactly that request can be reused for f
 
 import hashlib
 import json
+import random
 import secrets
 from dataclasses import dataclass
 from functools import partial
@@ -19,12 +20,13 @@ from billing.pricing import provider_cost_usd_micros, take_price_credits
 from jobs.compiler import CompiledPrompt, ShotSpec, prompt_compile
 from jobs.exceptions import NoProviderAvailable
 from jobs.models import Take
+from jobs.outcomes import candidates_rank_learned, model_outcomes, shot_features_of
 from jobs.provenance import reference_hash
 from jobs.states import TakeState
 from providers.health import providers_health
 from providers.models import ProviderModel, ProviderPrice
 from providers.registry import api_family_configured
-from providers.router import ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
+from providers.router import LearnedRank, ProviderHealth, RouteCandidate, RouteNeeds, RoutePlan, route_plan
 from providers.selectors import provider_price_current
 
 # Drafts may fall to the animatic only when the quality floor lets it (DRAFT_QUALITY_FLOOR=0, e.g. an
@@ -67,10 +69,14 @@ def take_credits_for_cost(
     *, usd_micros_per_second: int, duration_seconds: int, owner_id: int | None = None, tier: str = Take.Tier.DRAFT,
 ) -> int:
     """The creator's price: their plan's markup for this tier (Free when no owner is given)."""
+    return _credits_at(plan_markup(user_id=owner_id, tier=tier), usd_micros_per_second=usd_micros_per_second,
+                       duration_seconds=duration_seconds)
+
+
+def _credits_at(markup, *, usd_micros_per_second: int, duration_seconds: int) -> int:
     return take_price_credits(
-        usd_micros_per_second=usd_micros_per_second, duration_seconds=duration_seconds,
-        markup=plan_markup(user_id=owner_id, tier=tier), credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL,
-        minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
+        usd_micros_per_second=usd_micros_per_second, duration_seconds=duration_seconds, markup=markup,
+        credit_value_usd=settings.CREDIT_VALUE_USD_DECIMAL, minimum_credits=settings.MINIMUM_CHARGE_CREDITS,
     )
 
 
@@ -111,6 +117,39 @@ def route_needs_for(*, spec: ShotSpec, tier: str, avoided_slugs: tuple[str, ...]
     )
 
 
+def learned_ranks(
+    *, candidates: list[RouteCandidate], needs: RouteNeeds, spec: ShotSpec, tier: str, owner_id: int | None,
+    seed: int, pass_threshold: int = 0, explore: bool = True,
+) -> dict[str, LearnedRank]:
+    """Our own results for the candidates that could take this shot, for the router to rank by (one query).
+
+    The Thompson draw is seeded by the take's seed: a fresh take explores, while an unchanged request
+    asked again is routed as it was quoted, so its stored output can still be reused. Without
+    `explore` (a forecast) the posterior means rank: the best guess, not a draw.
+    Empty (the catalog's order) when LEARNED_ROUTING is off, and for animatics and upscales, which
+    are not judged by passing.
+    """
+    if not settings.LEARNED_ROUTING or tier == Take.Tier.ANIMATIC or needs.upscale:
+        return {}
+    markup = plan_markup(user_id=owner_id, tier=tier)
+    priced = [(c.slug, _credits_at(markup, usd_micros_per_second=c.usd_micros_per_second,
+                                   duration_seconds=spec.duration_seconds), c.quality_score)
+              for c in candidates if c.usd_micros_per_second is not None and c.tier in needs.tiers and not c.video_upscale]
+    if not priced:
+        return {}
+    features = shot_features_of(spec.as_request())
+    outcomes = model_outcomes(features=features, threshold=pass_threshold)
+    ranked = candidates_rank_learned(priced, outcomes, features=features, rng=random.Random(seed))
+    return {choice.slug: LearnedRank(credits_per_accepted=choice.sampled if explore else choice.credits_per_accepted,
+                                     reason=choice.reason,
+                                     measured_seconds=_rounded(outcomes.get(choice.slug)))
+            for choice in ranked}
+
+
+def _rounded(outcome) -> int | None:
+    return round(outcome.mean_latency_seconds) if outcome and outcome.mean_latency_seconds is not None else None
+
+
 def spec_seed(spec: ShotSpec) -> int:
     """The seed an unchanged shot always gets, so asking again can reuse the stored output.
 
@@ -147,17 +186,21 @@ def cached_take_for(*, owner_id: int, cache_key: str) -> Take | None:
 
 def take_quote(
     *, spec: ShotSpec, tier: str, owner_id: int | None = None, seed: int | None = None, fresh: bool = False,
-    avoided_slugs: tuple[str, ...] = (), upscale_of: Take | None = None,
+    avoided_slugs: tuple[str, ...] = (), upscale_of: Take | None = None, pass_threshold: int = 0, explore: bool = True,
 ) -> TakeQuote:
     """Which provider would render this spec, and what it costs the creator, without side effects.
 
     Unless `fresh`, an unchanged request gets the same seed, and the creator's stored output of
     exactly that request is offered for reuse instead of paying again. `upscale_of` quotes an
-    upscaler for that take's video instead of a model that generates one.
+    upscaler for that take's video instead of a model that generates one. Drafts and finals are
+    ranked by our own results (learned_ranks); a take passes when it scores `pass_threshold` or more.
     """
     needs = route_needs_for(spec=spec, tier=tier, avoided_slugs=avoided_slugs, upscale=upscale_of is not None)
     candidates, rows = _route_candidates(today=timezone.localdate(), with_audio=needs.needs_audio)
-    plan = route_plan(needs, candidates)
+    seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
+    learned = learned_ranks(candidates=candidates, needs=needs, spec=spec, tier=tier, owner_id=owner_id, seed=seed,
+                            pass_threshold=pass_threshold, explore=explore)
+    plan = route_plan(needs, candidates, learned)
     if plan.first is None:
         raise NoProviderAvailable([(step.slug, step.reason) for step in plan.excluded])
     provider_model, price = rows[plan.first.slug]
@@ -167,7 +210,6 @@ def take_quote(
     covered = [rows[step.slug][1].usd_micros_per_second for step in plan.chosen[:FALLBACKS_COVERED]]
     hold = price_for(usd_micros_per_second=max(covered))  # the price only grows with the provider's cost
     compiled = prompt_compile(spec)
-    seed = fresh_seed() if fresh and seed is None else spec_seed(spec) if seed is None else seed
     cache_key = take_cache_key(model_slug=provider_model.slug, compiled=compiled, spec=spec, seed=seed,
                                source_video_name=upscale_of.video.name if upscale_of else "")
     cached = cached_take_for(owner_id=owner_id, cache_key=cache_key) if owner_id and not fresh else None

@@ -314,6 +314,9 @@ TAKE_REGENERATIONS = env_int("TAKE_REGENERATIONS", 2)
 # Drafts go to the cheapest AI model whose catalog quality (0-100) is at least this, so a draft
 # predicts its final; 0 lets the local animatic stand in for drafts where no AI model is configured.
 DRAFT_QUALITY_FLOOR = env_int("DRAFT_QUALITY_FLOOR", 60)
+# Drafts and finals go to the model cheapest per accepted take by our own results (jobs.outcomes),
+# still trying the others now and then; off, they follow the catalog (cheapest draft, best final).
+LEARNED_ROUTING = env_bool("LEARNED_ROUTING", True)
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)

@@ -44,8 +44,10 @@ def _shot_dialogue(shot: Shot) -> str:
     return CutEntry.objects.filter(shot=shot).values_list("line", flat=True).first() or ""
 
 
-def shot_take_quote(*, shot: Shot, tier: str = Take.Tier.DRAFT, fresh: bool = False) -> TakeQuote:
-    return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id, fresh=fresh)
+def shot_take_quote(*, shot: Shot, tier: str = Take.Tier.DRAFT, fresh: bool = False, pass_threshold: int = 0,
+                    explore: bool = True) -> TakeQuote:
+    return take_quote(spec=shot_spec(shot=shot), tier=tier, owner_id=shot.project.owner_id, fresh=fresh,
+                      pass_threshold=pass_threshold, explore=explore)
 
 
 def _shot_request_args(shot: Shot) -> dict:

@@ -7,6 +7,7 @@ from providers.router import (
     CIRCUIT_CLOSED,
     CIRCUIT_HALF_OPEN,
     CIRCUIT_OPEN,
+    LearnedRank,
     ProviderHealth,
     RouteCandidate,
     RouteNeeds,
@@ -153,3 +154,20 @@ def test_image_to_video_only_models_need_a_reference_image():
     only_i2v = candidate("i2v", text_to_video=False)
     assert route_plan(needs(), [only_i2v]).first is None
     assert route_plan(needs(has_start_image=True), [only_i2v]).first.slug == "i2v"
+
+
+def test_given_our_figures_the_router_ranks_by_credits_per_accepted_take_and_says_which_figures_decided():
+    cheap, steady, unknown = candidate("cheap"), candidate("steady", usd_micros_per_second=70_000), candidate("new")
+    gone = candidate("gone", aspect_ratios=("1:1",))
+    learned = {"cheap": LearnedRank(credits_per_accepted=30.0, reason="passes 30% of dolly shots here (9 takes), 33.3 "
+                                                                      "credits per accepted take"),
+               "steady": LearnedRank(credits_per_accepted=15.0, reason="passes 90% of dolly shots here (9 takes), 15.6 "
+                                                                       "credits per accepted take", measured_seconds=42),
+               "gone": LearnedRank(credits_per_accepted=1.0, reason="cheapest of all, but cannot do 16:9")}
+    plan = route_plan(needs(), [cheap, steady, unknown, gone], learned)
+    assert [step.slug for step in plan.chosen] == ["steady", "cheap", "new"]  # no figures: after, in catalog order
+    assert plan.first.reason == ("passes 90% of dolly shots here (9 takes), 15.6 credits per accepted take: "
+                                 "$0.070/s, ~42 s measured")
+    assert plan.chosen[1].reason == "fallback #1: $0.050/s, ~30 s typical"
+    assert [step.slug for step in plan.excluded] == ["gone"]
+    assert [step.slug for step in route_plan(needs(), [cheap, steady, unknown]).chosen] == ["cheap", "new", "steady"]

@@ -85,7 +85,8 @@ def _drafts_request(run: ProductionRun, run_shot: RunShot) -> None:
     base = (spec_seed(spec) + round_number * 1_000) % SEED_RANGE
     seeds = [(base + n) % SEED_RANGE for n in range(run.drafts_per_shot)]
     try:  # quotes read Redis and storage: before the transaction, never under the row lock
-        quotes = [take_quote(spec=spec, tier=Take.Tier.DRAFT, owner_id=run.owner_id, seed=seed, fresh=True)
+        quotes = [take_quote(spec=spec, tier=Take.Tier.DRAFT, owner_id=run.owner_id, seed=seed, fresh=True,
+                              pass_threshold=run.score_threshold)
                   for seed in seeds]
         with transaction.atomic():
             locked = RunShot.objects.select_for_update().get(pk=run_shot.pk)
@@ -187,7 +188,8 @@ def _final_request(run: ProductionRun, run_shot: RunShot, draft: Take) -> None:
     spec = ShotSpec.from_request(draft.request)
     spec = replace(spec, start_frame_name=take_first_frame_stored(take=draft) or spec.start_frame_name)
     try:
-        quote = take_quote(spec=spec, tier=Take.Tier.FINAL, owner_id=run.owner_id, seed=draft.seed)
+        quote = take_quote(spec=spec, tier=Take.Tier.FINAL, owner_id=run.owner_id, seed=draft.seed,
+                           pass_threshold=run.score_threshold)
         with transaction.atomic():
             locked = RunShot.objects.select_for_update().get(pk=run_shot.pk)
             if locked.state not in (RunShotState.DRAFTING, RunShotState.AWAITING_APPROVAL):

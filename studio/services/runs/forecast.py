@@ -72,8 +72,9 @@ def expected_rounds(*, pass_probability: float, drafts: int, rounds_max: int) ->
 
 def shot_forecast(*, shot: Shot, drafts: int, retry_rounds: int, threshold: int) -> ShotForecast:
     try:
-        draft = shot_take_quote(shot=shot, tier=Take.Tier.DRAFT, fresh=True)
-        final = shot_take_quote(shot=shot, tier=Take.Tier.FINAL, fresh=True)
+        # The models a run would most likely use: ranked by our figures without exploring.
+        draft, final = (shot_take_quote(shot=shot, tier=tier, fresh=True, pass_threshold=threshold, explore=False)
+                        for tier in (Take.Tier.DRAFT, Take.Tier.FINAL))
     except TakeError as error:
         return ShotForecast(shot_id=shot.pk, title=shot.title, refusal=str(error))
     features = shot_features_of(shot_spec(shot=shot).as_request())
