@@ -9,6 +9,7 @@ The pass probability is a Beta posterior whose prior comes from the catalog's qu
 history by its record; `sample` draws from the posterior for Thompson sampling.
 """
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from jobs.models import Take
 from jobs.states import TakeState
 
 PRIOR_WEIGHT = 4.0  # the catalog's quality counts as this many takes
+SCORE_SPREAD = 10.0  # how far one model's sound takes score from its catalog quality (one standard deviation)
 DURATION_BUCKETS = ((5, "≤5 s"), (10, "6–10 s"), (10**6, "over 10 s"))
 CAMERA_WORDS = {"static": "static", "dolly_in": "dolly", "dolly_out": "dolly", "pan_left": "pan", "pan_right": "pan",
                 "tilt_up": "tilt", "tilt_down": "tilt", "orbit": "orbit"}
@@ -63,16 +65,25 @@ class ModelOutcome:
     failures: int = 0  # provider errors, not failed checks
     mean_latency_seconds: float | None = None
 
-    def pass_probability(self, *, quality_score: int) -> float:
-        alpha, beta = self._posterior(quality_score)
+    def pass_probability(self, *, quality_score: int, threshold: int = 0) -> float:
+        alpha, beta = self._posterior(quality_score, threshold)
         return alpha / (alpha + beta)
 
-    def sample(self, *, quality_score: int, rng: random.Random) -> float:
-        return rng.betavariate(*self._posterior(quality_score))
+    def sample(self, *, quality_score: int, rng: random.Random, threshold: int = 0) -> float:
+        return rng.betavariate(*self._posterior(quality_score, threshold))
 
-    def _posterior(self, quality_score: int) -> tuple[float, float]:
-        prior = min(max(quality_score, 1), 99) / 100
+    def _posterior(self, quality_score: int, threshold: int) -> tuple[float, float]:
+        prior = min(max(catalog_pass_probability(quality_score, threshold), 0.01), 0.99)
         return PRIOR_WEIGHT * prior + self.passed, PRIOR_WEIGHT * (1 - prior) + (self.takes - self.passed)
+
+
+def catalog_pass_probability(quality_score: int, threshold: int) -> float:
+    """What the catalog alone says of a model: its takes come out sound about quality% of the time,
+    and sound takes score around its quality, SCORE_SPREAD either way. So a bar above a model's
+    quality makes it unlikely to pass, however often it renders cleanly."""
+    clean = min(max(quality_score, 1), 99) / 100
+    above_bar = 0.5 * (1 + math.erf((quality_score - threshold) / (SCORE_SPREAD * math.sqrt(2))))
+    return clean * above_bar
 
 
 def _feature_filter(features: ShotFeatures) -> Q:
@@ -126,7 +137,7 @@ class LearnedChoice:
 
 def candidates_rank_learned(
     candidates: list[tuple[str, int, int]], outcomes: dict[str, ModelOutcome], *, features: ShotFeatures,
-    rng: random.Random,
+    rng: random.Random, threshold: int = 0,
 ) -> list[LearnedChoice]:
     """Rank (slug, credits, catalog quality) by expected credits per accepted take, exploring by
     Thompson sampling: each model's pass probability is drawn from its posterior, so an untried or
@@ -134,8 +145,8 @@ def candidates_rank_learned(
     choices = []
     for slug, credits, quality in candidates:
         outcome = outcomes.get(slug, ModelOutcome())
-        mean = outcome.pass_probability(quality_score=quality)
-        sample = max(outcome.sample(quality_score=quality, rng=rng), 1e-6)
+        mean = outcome.pass_probability(quality_score=quality, threshold=threshold)
+        sample = max(outcome.sample(quality_score=quality, rng=rng, threshold=threshold), 1e-6)
         per_accepted = credits / max(mean, 1e-6)
         if outcome.takes:
             figures = f"passes {mean:.0%} of {features.words} here ({outcome.takes} take{'s' if outcome.takes != 1 else ''})"

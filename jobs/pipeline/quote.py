@@ -137,9 +137,12 @@ def learned_ranks(
               for c in candidates if c.usd_micros_per_second is not None and c.tier in needs.tiers and not c.video_upscale]
     if not priced:
         return {}
+    if tier == Take.Tier.FINAL:
+        pass_threshold = max(pass_threshold, settings.FINAL_ACCEPTED_SCORE)
     features = shot_features_of(spec.as_request())
     outcomes = model_outcomes(features=features, threshold=pass_threshold)
-    ranked = candidates_rank_learned(priced, outcomes, features=features, rng=random.Random(seed))
+    ranked = candidates_rank_learned(priced, outcomes, features=features, rng=random.Random(seed),
+                                     threshold=pass_threshold)
     return {choice.slug: LearnedRank(credits_per_accepted=choice.sampled if explore else choice.credits_per_accepted,
                                      reason=choice.reason,
                                      measured_seconds=_rounded(outcomes.get(choice.slug)))

@@ -317,6 +317,9 @@ DRAFT_QUALITY_FLOOR = env_int("DRAFT_QUALITY_FLOOR", 60)
 # Drafts and finals go to the model cheapest per accepted take by our own results (jobs.outcomes),
 # still trying the others now and then; off, they follow the catalog (cheapest draft, best final).
 LEARNED_ROUTING = env_bool("LEARNED_ROUTING", True)
+# What a final must score to count as accepted when routing learns: a final is what ships, so a
+# cheaper model that merely clears the project's review threshold must not win the final tier.
+FINAL_ACCEPTED_SCORE = env_int("FINAL_ACCEPTED_SCORE", 85)
 
 # The local animatic renderer's frame rate and the longest take it accepts.
 ANIMATIC_FPS = env_int("ANIMATIC_FPS", 24)

@@ -79,8 +79,8 @@ def shot_forecast(*, shot: Shot, drafts: int, retry_rounds: int, threshold: int)
         return ShotForecast(shot_id=shot.pk, title=shot.title, refusal=str(error))
     features = shot_features_of(shot_spec(shot=shot).as_request())
     outcomes = model_outcomes(features=features, threshold=threshold)
-    draft_pass = _pass(outcomes, draft.provider_model)
-    final_pass = _pass(outcomes, final.provider_model)
+    draft_pass = _pass(outcomes, draft.provider_model, threshold)
+    final_pass = _pass(outcomes, final.provider_model, threshold)
     rounds = expected_rounds(pass_probability=draft_pass, drafts=drafts, rounds_max=1 + retry_rounds)
     finals = 1 / final_pass
     tries_max = 1 + settings.TAKE_REGENERATIONS
@@ -96,8 +96,9 @@ def shot_forecast(*, shot: Shot, drafts: int, retry_rounds: int, threshold: int)
     )
 
 
-def _pass(outcomes, provider_model) -> float:
-    return outcomes.get(provider_model.slug, ModelOutcome()).pass_probability(quality_score=provider_model.quality_score)
+def _pass(outcomes, provider_model, threshold: int) -> float:
+    outcome = outcomes.get(provider_model.slug, ModelOutcome())
+    return outcome.pass_probability(quality_score=provider_model.quality_score, threshold=threshold)
 
 
 def run_forecast(*, shots: list[Shot], drafts: int, retry_rounds: int, threshold: int) -> RunForecast:
