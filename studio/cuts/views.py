@@ -29,7 +29,9 @@ PANEL = "cuts/partials/render_panel.html"
 def cut_page(request, project_id: int):
     cut = selectors.cut_get_for_user(user=request.user, project_id=project_id)
     entries = selectors.cut_entries_for_page(cut)
+    sources = selectors.cut_take_sources(entries)
     rows = [{"entry": entry, "take_ms": entry.take.duration_seconds * 1000 if entry.take else 0,
+             "source": sources[entry.pk], "upscaled": entry.take is not None and sources[entry.pk] != entry.take,
              "timing": _timing(entry, cut.voice)} for entry in entries]
     return render(request, PAGE, {"cut": cut, "project": cut.project, "rows": rows, "elevenlabs_sandbox": elevenlabs_sandbox(),
                                   "render": selectors.cut_latest_render(cut), "formats": timeline.FORMATS})
