@@ -4,7 +4,8 @@
 work) and either returns the existing render of the same inputs or queues a new one after
 commit. `cut_render_run` (the task's one call) renders into a temporary folder and stores the
 MP4 only when it is whole; a render that fails offers nothing for download. Every state change
-goes through `render_transition`, which refuses illegal moves and tells the cut page.
+goes through `render_transition`, which refuses illegal moves, tells the cut page and records
+`cut.ready` / `cut.failed` for the creator's webhook endpoints.
 """
 
 import logging
@@ -81,7 +82,7 @@ def render_enqueue(render_id: int) -> None:
 
 @transaction.atomic
 def render_transition(*, render_id: int, to_state: str, **fields) -> CutRender:
-    render = CutRender.objects.select_for_update().get(pk=render_id)
+    render = CutRender.objects.select_for_update(of=("self",)).select_related("cut__project").get(pk=render_id)
     if render.state == to_state:
         return render
     if to_state not in RENDER_TRANSITIONS[render.state]:
@@ -92,6 +93,7 @@ def render_transition(*, render_id: int, to_state: str, **fields) -> CutRender:
     for name, value in fields.items():
         setattr(render, name, value)
     render.save(update_fields=["state", "finished_at", "updated_at", *fields])
+    events.render_event_record(render=render, owner_id=render.cut.project.owner_id)
     events.render_changed_publish_on_commit(render_id=render.pk)
     return render
 
