@@ -43,13 +43,16 @@ def output_format(cut: Cut) -> OutputFormat:
 
 
 def cut_entries(cut: Cut) -> list[CutEntry]:
-    return list(cut.entries.select_related("shot", "take").order_by("position", "id"))
+    """The entries in the cut (those an edit removed are not), in cut order."""
+    return list(cut.entries.filter(included=True).select_related("shot", "take").order_by("position", "id"))
 
 
 def cut_inputs(cut: Cut) -> dict:
     """The render's inputs, each checked; raises a CutError that says what to fix."""
     entries = cut_entries(cut)
     if not entries:
+        if cut.entries.exists():
+            raise CutNotReady("Every shot was taken out of the cut: put a shot back in (its “In the cut” box).")
         raise CutNotReady("The storyboard has no shots: add shots and approve a take of each.")
     clips = []
     sources = cut_take_sources(entries)
