@@ -23,6 +23,13 @@ def take_upscale_ready(*, take_id: int) -> Take | None:
             .exclude(video="").order_by("-created_at", "-id").first())
 
 
+def takes_upscale_ready(*, take_ids: list[int]) -> dict[int, Take]:
+    """`take_upscale_ready` for many takes in one query: {take id: its newest ready upscale}, for those that have one."""
+    upscales = (Take.objects.filter(source_take_id__in=take_ids, origin=Take.Origin.UPSCALE, state=TakeState.READY)
+                .exclude(video="").order_by("source_take_id", "-created_at", "-id").distinct("source_take_id"))
+    return {upscale.source_take_id: upscale for upscale in upscales}
+
+
 def latest_decisions(*, owner_id: int | None = None) -> list[TakeDecision]:
     """The newest decision per take (a creator may change their mind), optionally of one creator."""
     decisions = TakeDecision.objects.order_by("take_id", "-id").distinct("take_id")

@@ -111,3 +111,16 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.save(update_fields=["state", "next_attempt_at", "give_up_at", "updated_at"])
     deliveries_send_on_commit([delivery.pk])
     return delivery
+
+
+def webhook_secrets_reseal() -> int:
+    """Seal every stored endpoint secret under the current SECRET_KEY, after a rotation put the old
+    key in SECRET_KEY_FALLBACKS (the field opens with any key and seals with the first); the count."""
+    resealed = 0
+    for endpoint_id in WebhookEndpoint.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+            if endpoint is not None:
+                endpoint.save(update_fields=["secret", "previous_secret"])
+                resealed += 1
+    return resealed

@@ -6,18 +6,21 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jobs.outbound.sealing import SealedSecretField
+
 
 class WebhookEndpoint(models.Model):
     """A creator's URL and the event kinds it hears. Its signing secret is shown once, at creation
-    or rotation; a rotated-out secret keeps signing beside the new one until `previous_secret_until`."""
+    or rotation, and stored sealed; a rotated-out secret keeps signing beside the new one until
+    `previous_secret_until`."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
     event_kinds = models.JSONField(default=list, help_text="Kinds from jobs/outbound/kinds.py")
-    secret = models.CharField(max_length=80, editable=False)
-    previous_secret = models.CharField(max_length=80, blank=True, editable=False)
+    secret = SealedSecretField(editable=False, help_text="Sealed at rest (jobs/outbound/sealing.py)")
+    previous_secret = SealedSecretField(blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)

@@ -5,6 +5,8 @@ rollback takes them back and a commit cannot lose them; sending waits for the co
 with no endpoint for the kind costs one indexed query and writes nothing.
 """
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,14 +16,20 @@ from jobs.outbound.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from jobs.outbound.schedule import retry_window_end
 
 
-def outbound_event_record(*, owner_id: int, kind: str, data: dict) -> OutboxEvent | None:
-    """Record `kind` with `data` (ids and figures only: it is sent as is) for the owner's endpoints."""
+def outbound_event_record(*, owner_id: int, kind: str, data: dict | Callable[[], dict]) -> OutboxEvent | None:
+    """Record `kind` with `data` (ids and figures only: it is sent as is) for the owner's endpoints.
+
+    `data` may be a function, called only when an endpoint hears the kind: a payload that costs a
+    query costs nothing for creators without endpoints.
+    """
     if kind not in EVENT_KINDS:
         raise ValueError(f"Unknown outbound event kind {kind!r}; add it to jobs/outbound/kinds.py.")
     endpoint_ids = [pk for pk, kinds in WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True)
                     .values_list("pk", "event_kinds") if kind in kinds]
     if not endpoint_ids:
         return None
+    if callable(data):
+        data = data()
     with transaction.atomic():
         now = timezone.now()
         event = OutboxEvent(owner_id=owner_id, kind=kind)

@@ -30,6 +30,9 @@ if PRODUCTION:
         raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
 elif not SECRET_KEY:
     SECRET_KEY = "development-only-insecure-key-never-used-in-production"
+# Earlier keys, still accepted: sessions, signed links and sealed webhook secrets made under them
+# keep working through a rotation (`manage.py webhook_secrets_reseal` moves the secrets over).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -5,7 +5,7 @@ from studio.cuts.models import Cut, CutEntry, CutRender
 
 class CutEntryInline(admin.TabularInline):
     model = CutEntry
-    fields = ("position", "shot", "take", "in_ms", "out_ms", "transition", "transition_ms", "line")
+    fields = ("position", "included", "shot", "take", "take_pinned", "in_ms", "out_ms", "transition", "transition_ms", "line")
     raw_id_fields = ("shot", "take")
     extra = 0
 
@@ -33,6 +33,7 @@ class CutRenderAdmin(admin.ModelAdmin):
 
 @admin.register(CutEntry)
 class CutEntryAdmin(admin.ModelAdmin):
-    list_display = ("cut", "position", "shot", "take", "in_ms", "out_ms", "transition")
+    list_display = ("cut", "position", "included", "shot", "take", "take_pinned", "in_ms", "out_ms", "transition")
+    list_filter = ("included", "take_pinned")
     raw_id_fields = ("cut", "shot", "take")
     search_fields = ("shot__title", "cut__project__name")

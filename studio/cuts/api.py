@@ -28,6 +28,8 @@ class CutEntryOut(Schema):
     position: int
     take_id: str | None = Field(None, description="The approved take in the cut (its public id); null = none yet")
     take_tier: str | None = Field(None, description="final, or draft when no final is approved")
+    take_pinned: bool = Field(False, description="An edit swapped in this alternate take; it stays while usable")
+    included: bool = Field(True, description="false: an edit removed the shot; it is left out of renders and exports")
     in_ms: int
     out_ms: int = Field(description="0 = the take's end")
     transition: str
@@ -73,12 +75,15 @@ class CutEntryIn(Schema):
     transition: Literal["cut", "crossfade", "dip_to_black"] = "cut"
     transition_ms: int = Field(500, ge=0, le=3000)
     line: str = Field("", max_length=CutEntry.MAX_LINE_LENGTH)
+    included: bool | None = Field(None, description="Put a removed shot back (true) or leave it out (false); "
+                                                    "null leaves it as it is")
 
 
 def _entry_out(entry: CutEntry) -> CutEntryOut:
     take = entry.take
     return CutEntryOut(id=entry.pk, shot_id=entry.shot_id, shot_title=entry.shot.title, position=entry.position,
                        take_id=str(take.public_id) if take else None, take_tier=take.tier if take else None,
+                       take_pinned=entry.take_pinned, included=entry.included,
                        in_ms=entry.in_ms, out_ms=entry.out_ms, transition=entry.transition,
                        transition_ms=entry.transition_ms, line=entry.line)
 
@@ -153,8 +158,10 @@ def cut_timeline(request, project_id: int, fmt: Literal["otio", "fcpxml", "edl"]
 
 @cuts_router.post("/projects/{int:project_id}/cut/timeline", response={200: CutOut, **NOT_FOUND, **REFUSED})
 def cut_timeline_import(request, project_id: int, timeline_file: File[UploadedFile]):
-    """Apply an edited .otio: the editor's order, trims and crossfades replace the cut's."""
+    """Apply an edited .otio: the editor's order, trims, crossfades and alternate takes replace the cut's;
+    shots whose clips the editor removed leave the cut (`included: false`)."""
     cut = selectors.cut_get_for_user(user=request.auth, project_id=project_id)
     edit = timeline.timeline_edit_read(cut, timeline_file.read(timeline.MAX_IMPORT_BYTES + 1))
-    cut_timeline_apply(cut=cut, shot_ids=edit.shot_ids, trims=edit.trims, transitions=edit.transitions)
+    cut_timeline_apply(cut=cut, shot_ids=edit.shot_ids, trims=edit.trims, transitions=edit.transitions,
+                       takes=edit.takes)
     return _cut_out(cut)

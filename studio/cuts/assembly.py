@@ -2,8 +2,12 @@
 
 A cut follows its storyboard: every shot has one entry, holding the shot's approved final (else
 its approved draft, shown as a draft). Entries keep the editor's order and trims; a shot's take
-changing resets that entry's trims, since the old ones belonged to another file.
+changing resets that entry's trims, since the old ones belonged to another file. An imported edit
+may take a shot out of the cut (`included`) or swap in one of its alternate takes (`take_pinned`:
+kept while that take is usable, instead of following the storyboard's approval).
 """
+
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
@@ -34,7 +38,7 @@ def take_for_cut(shot: Shot) -> Take | None:
 def cut_assemble(*, project: Project) -> Cut:
     """The project's cut, brought in line with its storyboard (new shots appended, takes refreshed)."""
     cut, _ = Cut.objects.select_for_update().get_or_create(project=project)
-    entries = {entry.shot_id: entry for entry in cut.entries.all()}
+    entries = {entry.shot_id: entry for entry in cut.entries.select_related("take")}
     next_position = (cut.entries.aggregate(last=Max("position"))["last"] or 0) + 1
     for shot in project.shots.select_related("approved_take").order_by("position", "id"):
         take = take_for_cut(shot)
@@ -42,16 +46,24 @@ def cut_assemble(*, project: Project) -> Cut:
         if entry is None:
             CutEntry.objects.create(cut=cut, shot=shot, take=take, position=next_position)
             next_position += 1
+        elif entry.take_pinned and take_usable(entry.take):
+            continue  # the editor's alternate stands until it is rejected or gone
         elif entry.take_id != (take.pk if take else None):
-            entry.take, entry.in_ms, entry.out_ms = take, 0, 0
-            entry.save(update_fields=["take", "in_ms", "out_ms", "updated_at"])
+            entry.take, entry.in_ms, entry.out_ms, entry.take_pinned = take, 0, 0, False
+            entry.save(update_fields=["take", "in_ms", "out_ms", "take_pinned", "updated_at"])
     return cut
+
+
+def take_usable(take: Take | None) -> bool:
+    """A take the cut may show: ready, not rejected, with its video."""
+    return take is not None and take.state == TakeState.READY and take.review != Take.Review.REJECTED and bool(take.video)
 
 
 @transaction.atomic
 def cut_entry_update(*, entry: CutEntry, in_ms: int, out_ms: int, transition: str, transition_ms: int,
-                     line: str) -> CutEntry:
-    """Trim an entry, choose its transition into the next shot and its voice-over line.
+                     line: str, included: bool | None = None) -> CutEntry:
+    """Trim an entry, choose its transition into the next shot and its voice-over line; put a shot
+    an edit removed back in the cut, or take it out (`included`; None leaves it as it is).
 
     Checked here against the take's requested length; the file itself is checked again when the
     cut renders (studio.cuts.plan), where its real duration is known.
@@ -66,7 +78,9 @@ def cut_entry_update(*, entry: CutEntry, in_ms: int, out_ms: int, transition: st
         raise CutLineTooLong(f"{entry.shot.title}: a line has at most {CutEntry.MAX_LINE_LENGTH} characters.")
     entry.in_ms, entry.out_ms, entry.transition, entry.transition_ms, entry.line = (
         in_ms, out_ms, transition, transition_ms, line.strip())
-    entry.save(update_fields=["in_ms", "out_ms", "transition", "transition_ms", "line", "updated_at"])
+    if included is not None:
+        entry.included = included
+    entry.save(update_fields=["in_ms", "out_ms", "transition", "transition_ms", "line", "included", "updated_at"])
     return entry
 
 
@@ -92,33 +106,50 @@ def cut_format_update(*, cut: Cut, aspect_ratio: str, resolution: str, fps: int,
     return cut
 
 
-@transaction.atomic
-def cut_reorder(*, cut: Cut, shot_ids: list[int], trims: dict[int, tuple[int, int]]) -> Cut:
-    """Put the entries in the given shot order (others after them) with new trims (an imported timeline)."""
-    entries = {entry.shot_id: entry for entry in cut.entries.select_for_update(of=("self",)).select_related("take", "shot")}
-    for shot_id, (in_ms, out_ms) in trims.items():
-        entry = entries[shot_id]
-        take_ms = entry.take.duration_seconds * 1000 if entry.take else None
-        trim_check(shot_title=entry.shot.title, in_ms=in_ms, out_ms=out_ms, take_ms=take_ms)
-    order = shot_ids + [shot_id for shot_id in entries if shot_id not in shot_ids]
-    for position, shot_id in enumerate(order, start=1):
-        entry = entries[shot_id]
-        entry.position = position
-        if shot_id in trims:
-            entry.in_ms, entry.out_ms = trims[shot_id]
-        entry.save(update_fields=["position", "in_ms", "out_ms", "updated_at"])
-    return cut
+@dataclass(frozen=True)
+class TimelineApplied:
+    """What an imported edit changed, for the note the creator reads."""
+
+    kept: int
+    dropped: list[str]  # titles of shots the edit removed from the cut
+    swapped: list[str]  # titles of shots whose take the edit swapped for an alternate
 
 
 @transaction.atomic
 def cut_timeline_apply(*, cut: Cut, shot_ids: list[int], trims: dict[int, tuple[int, int]],
-                       transitions: dict[int, tuple[str, int]]) -> Cut:
-    """An edited timeline's order, trims and crossfades (dips to black are kept where the edit has a cut)."""
-    cut_reorder(cut=cut, shot_ids=shot_ids, trims=trims)
-    for entry in cut.entries.filter(shot_id__in=transitions):
-        kind, length_ms = transitions[entry.shot_id]
-        if kind == "cut" and entry.transition == CutEntry.Transition.DIP:
-            continue
-        entry.transition, entry.transition_ms = kind, length_ms or entry.transition_ms
-        entry.save(update_fields=["transition", "transition_ms", "updated_at"])
-    return cut
+                       transitions: dict[int, tuple[str, int]], takes: dict[int, Take] | None = None) -> TimelineApplied:
+    """An edited timeline's order, trims, crossfades and takes (dips to black are kept where the edit has a cut).
+
+    Shots that were on the exported timeline and are not on the edited one leave the cut; shots
+    with no approved take were never exported, so they stay, after the edit's shots.
+    """
+    takes = takes or {}
+    entries = {entry.shot_id: entry for entry in cut.entries.select_for_update(of=("self",)).select_related("take", "shot")}
+    for shot_id, (in_ms, out_ms) in trims.items():
+        take = takes.get(shot_id, entries[shot_id].take)
+        trim_check(shot_title=entries[shot_id].shot.title, in_ms=in_ms, out_ms=out_ms,
+                   take_ms=take.duration_seconds * 1000 if take else None)
+    others = sorted((entry for shot_id, entry in entries.items() if shot_id not in shot_ids), key=lambda e: (e.position, e.pk))
+    applied = TimelineApplied(kept=len(shot_ids), dropped=[], swapped=[])
+    for position, entry in enumerate([entries[shot_id] for shot_id in shot_ids] + others, start=1):
+        entry.position = position
+        _edit_to_entry(entry, applied, trim=trims.get(entry.shot_id), take=takes.get(entry.shot_id),
+                       transition=transitions.get(entry.shot_id))
+        entry.save(update_fields=["position", "in_ms", "out_ms", "included", "take", "take_pinned", "transition",
+                                  "transition_ms", "updated_at"])
+    return applied
+
+
+def _edit_to_entry(entry: CutEntry, applied: TimelineApplied, *, trim: tuple[int, int] | None, take: Take | None,
+                   transition: tuple[str, int] | None) -> None:
+    if trim is not None:
+        entry.in_ms, entry.out_ms = trim
+        entry.included = True
+    elif entry.included and entry.take is not None:  # it was on the exported timeline and is not on the edited one
+        entry.included = False
+        applied.dropped.append(entry.shot.title)
+    if take is not None and take.pk != entry.take_id:
+        entry.take, entry.take_pinned = take, take.pk != getattr(take_for_cut(entry.shot), "pk", None)
+        applied.swapped.append(entry.shot.title)
+    if transition is not None and not (transition[0] == "cut" and entry.transition == CutEntry.Transition.DIP):
+        entry.transition, entry.transition_ms = transition[0], transition[1] or entry.transition_ms

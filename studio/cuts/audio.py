@@ -1,6 +1,7 @@
 """Sound for a cut, with no key and no network: a local voice (eSpeak NG, loaded from the
-`espeakng-loader` wheel), a local music bed, and the mix: music ducked under speech, the whole
-normalised to the target integrated loudness (ITU-R BS.1770 through pyloudnorm).
+`espeakng-loader` wheel), a local music bed, the takes' own sound (native-audio models), and the
+mix: music ducked under speech and under a take's own sound, the whole normalised to the target
+integrated loudness (ITU-R BS.1770 through pyloudnorm).
 
 Everything here is deterministic: the same lines and settings give the same samples, so the
 cut's inputs hash covers the sound too. Arrays are float32 at 48 kHz; mono for sources,
@@ -10,6 +11,7 @@ cut's inputs hash covers the sound too. Arrays are float32 at 48 kHz; mono for s
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,7 @@ RATE = 48_000
 DUCK_DB = -14.0  # the bed under speech, below its own level
 SPEECH_LEVEL_DB = -3.0
 PEAK_CEILING = 0.97
-
+EDGE_FADE_SECONDS = 0.01  # a take's sound starts and stops without a click
 
 
 class VoiceUnavailable(RuntimeError):
@@ -74,26 +76,62 @@ def local_music_bed(seconds: float, *, seed: int) -> np.ndarray:
     return (0.5 * bed / peak).astype(np.float32)
 
 
+def take_sound(path: Path, *, in_seconds: float, out_seconds: float) -> np.ndarray:
+    """The take's own sound between its in and out points, mono float32 at 48 kHz (silence where it runs short)."""
+    from jobs.evaluation.audio import SAMPLE_RATE, audio_samples_read
+
+    recorded = audio_samples_read(path)
+    span = np.zeros(round((out_seconds - in_seconds) * RATE), dtype=np.float32)
+    if recorded is not None:
+        mono = recorded[round(in_seconds * SAMPLE_RATE): round(out_seconds * SAMPLE_RATE)].mean(axis=1)
+        mono = resample(mono, SAMPLE_RATE, RATE)[: len(span)]
+        span[: len(mono)] = mono
+    return span
+
+
+def edge_faded(samples: np.ndarray, *, fade_in_seconds: float, fade_out_seconds: float) -> np.ndarray:
+    """Linear fades at both ends, at least EDGE_FADE_SECONDS long (a crossfade's or a dip's length where there is one)."""
+    faded = samples.copy()
+    for seconds, at_start in ((fade_in_seconds, True), (fade_out_seconds, False)):
+        count = min(len(faded), round(max(seconds, EDGE_FADE_SECONDS) * RATE))
+        ramp = np.linspace(0, 1, count, endpoint=False, dtype=np.float32)
+        if at_start:
+            faded[:count] *= ramp
+        elif count:
+            faded[-count:] *= ramp[::-1]
+    return faded
+
+
 def speech_seconds(samples: np.ndarray) -> float:
     return len(samples) / RATE
 
 
 def mix(*, total_samples: int, speech: list[SpeechPlacement], music: np.ndarray | None, music_db: float,
-        target_lufs: float) -> np.ndarray:
-    """Speech over the bed, the bed ducked wherever someone speaks, normalised to `target_lufs`."""
-    speech_track = np.zeros(total_samples, dtype=np.float32)
-    for placement in speech:
-        end = min(total_samples, placement.start_sample + len(placement.samples))
-        speech_track[placement.start_sample:end] += placement.samples[: end - placement.start_sample]
+        target_lufs: float, takes_sound: list[SpeechPlacement] = ()) -> np.ndarray:
+    """Speech and the takes' own sound over the bed, the bed ducked under both, normalised to `target_lufs`.
+
+    The voice-over is brought to SPEECH_LEVEL_DB peak; a take's sound keeps its own level (its
+    dialogue and ambience were mixed by its model), so only the whole is normalised.
+    """
+    speech_track = _placed(speech, total_samples)
     if speech:
         speech_track *= _db(SPEECH_LEVEL_DB) / max(np.abs(speech_track).max(), 1e-6)
+    own_track = _placed(takes_sound, total_samples)
     bed = np.zeros(total_samples, dtype=np.float32)
     if music is not None and len(music):
         bed[: min(total_samples, len(music))] = music[:total_samples]
-        bed *= _db(music_db) * duck_gain(speech_track)
-    mono = speech_track + bed
+        bed *= _db(music_db) * duck_gain(speech_track + own_track)
+    mono = speech_track + own_track + bed
     stereo = np.vstack([mono, mono])
     return loudness_normalise(stereo, target_lufs)
+
+
+def _placed(placements: list[SpeechPlacement], total_samples: int) -> np.ndarray:
+    track = np.zeros(total_samples, dtype=np.float32)
+    for placement in placements:
+        end = min(total_samples, placement.start_sample + len(placement.samples))
+        track[placement.start_sample:end] += placement.samples[: end - placement.start_sample]
+    return track
 
 
 def duck_gain(speech_track: np.ndarray) -> np.ndarray:

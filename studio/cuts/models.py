@@ -67,6 +67,10 @@ class CutEntry(models.Model):
     position = models.PositiveIntegerField(default=0)
     take = models.ForeignKey("jobs.Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="cut_entries",
                              help_text="The shot's approved take when the cut last looked; none = the shot is not ready")
+    take_pinned = models.BooleanField(default=False, help_text="The take was swapped in by an edit (an alternate): kept "
+                                                               "while usable instead of following the storyboard's approval")
+    included = models.BooleanField(default=True, help_text="Off: the shot was removed in an edit; it stays out of renders "
+                                                           "and exports until it is put back")
     in_ms = models.PositiveIntegerField(default=0)
     out_ms = models.PositiveIntegerField(default=0, help_text="0 = the take's end")
     transition = models.CharField(max_length=16, choices=Transition.choices, default=Transition.CUT,

@@ -4,6 +4,9 @@
 trims; each voice-over line must fit its shot. Everything that decides the output's bytes goes
 into the inputs (the takes' file hashes, not just their ids), so the same inputs always give the
 same render, and a render is reused instead of made again.
+
+A shot renders from its approved take's upscale when one is ready (`cut_take_sources`), and a take
+that carries its own sound (native-audio models) brings that sound into the mix (`own_audio`).
 """
 
 import hashlib
@@ -14,13 +17,15 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
+from jobs.models import Take
 from studio.cuts.assembly import trim_check
 from studio.cuts.exceptions import CutLineTooLong, CutNotReady, CutTrimInvalid
 from studio.cuts.models import Cut, CutEntry
-from studio.cuts.render import ClipPlan, OutputFormat, video_probe
+from studio.cuts.render import ClipPlan, OutputFormat, audio_present, video_probe
+from studio.cuts.selectors import cut_take_sources
 from studio.cuts.sound import line_seconds_needed, sound_inputs
 
-RENDERER_VERSION = "cut-render/1"
+RENDERER_VERSION = "cut-render/2"  # 2: takes' own sound in the mix
 RESOLUTION_HEIGHTS = {"480p": 480, "720p": 720, "1080p": 1080}
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3)}
 VOICE_LEAD_MS = 150  # a line starts just after its shot does
@@ -38,18 +43,23 @@ def output_format(cut: Cut) -> OutputFormat:
 
 
 def cut_entries(cut: Cut) -> list[CutEntry]:
-    return list(cut.entries.select_related("shot", "take").order_by("position", "id"))
+    """The entries in the cut (those an edit removed are not), in cut order."""
+    return list(cut.entries.filter(included=True).select_related("shot", "take").order_by("position", "id"))
 
 
 def cut_inputs(cut: Cut) -> dict:
     """The render's inputs, each checked; raises a CutError that says what to fix."""
     entries = cut_entries(cut)
     if not entries:
+        if cut.entries.exists():
+            raise CutNotReady("Every shot was taken out of the cut: put a shot back in (its “In the cut” box).")
         raise CutNotReady("The storyboard has no shots: add shots and approve a take of each.")
     clips = []
-    with local_takes(entries) as paths:
+    sources = cut_take_sources(entries)
+    with local_takes(entries, sources) as paths:
         for index, entry in enumerate(entries):
-            clips.append(_clip_inputs(entry, paths[entry.pk], is_last=index == len(entries) - 1, voice=cut.voice))
+            clips.append(_clip_inputs(entry, sources[entry.pk], paths[entry.pk], is_last=index == len(entries) - 1,
+                                      voice=cut.voice))
     fmt = output_format(cut)
     _transitions_check(entries, clips)
     return {
@@ -74,18 +84,17 @@ def line_timing(entry: CutEntry, clip_ms: int, *, voice: str = "local") -> dict 
 
 
 @contextmanager
-def local_takes(entries: list[CutEntry]):
-    """A local path for each entry's take file (copied out of remote storage when it has no path)."""
+def local_takes(entries: list[CutEntry], sources: dict[int, Take | None]):
+    """A local path for each entry's source file (copied out of remote storage when it has no path)."""
     with tempfile.TemporaryDirectory(prefix="cut-takes-") as workdir:
         paths = {}
         for entry in entries:
-            paths[entry.pk] = _take_local_path(entry, Path(workdir))
+            paths[entry.pk] = _take_local_path(entry, sources[entry.pk], Path(workdir))
         yield paths
 
 
-def _take_local_path(entry: CutEntry, workdir: Path) -> Path:
+def _take_local_path(entry: CutEntry, take: Take | None, workdir: Path) -> Path:
     title = f"Shot {entry.position} “{entry.shot.title}”"
-    take = entry.take
     if take is None:
         raise CutNotReady(f"{title} has no approved take: approve a draft or a final of it first.")
     if not take.video or take.files_expired_at or not default_storage.exists(take.video.name):
@@ -101,7 +110,7 @@ def _take_local_path(entry: CutEntry, workdir: Path) -> Path:
         return target
 
 
-def _clip_inputs(entry: CutEntry, path: Path, *, is_last: bool, voice: str) -> dict:
+def _clip_inputs(entry: CutEntry, source: Take, path: Path, *, is_last: bool, voice: str) -> dict:
     title = f"Shot {entry.position} “{entry.shot.title}”"
     width, height, rate, seconds = video_probe(path)
     take_ms = int(seconds * 1000)
@@ -115,7 +124,9 @@ def _clip_inputs(entry: CutEntry, path: Path, *, is_last: bool, voice: str) -> d
             f"{timing['needed_ms'] / 1000:.1f} s.")
     return {
         "entry": entry.pk, "shot": entry.shot_id, "title": entry.shot.title, "take": str(entry.take.public_id),
-        "take_tier": entry.take.tier, "video": entry.take.video.name, "sha256": _file_sha256(path),
+        "take_tier": entry.take.tier, "video": source.video.name, "sha256": _file_sha256(path),
+        "upscale": str(source.public_id) if source.pk != entry.take_id else None,
+        "own_audio": audio_present(path),
         "source": {"width": width, "height": height, "fps": round(rate, 3)},
         "in_ms": entry.in_ms, "out_ms": out_ms,
         "transition": "cut" if is_last else entry.transition,

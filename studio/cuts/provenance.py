@@ -26,7 +26,7 @@ def cut_record(*, inputs: dict, inputs_hash: str, video_sha256: str) -> dict:
         "ingredients": [{
             "take_id": clip["take"], "shot": clip["title"], "tier": clip["take_tier"], "sha256": clip["sha256"],
             "in_ms": clip["in_ms"], "out_ms": clip["out_ms"], "transition": clip["transition"],
-            "voice_over": clip["line"],
+            "voice_over": clip["line"], "upscale_take_id": clip.get("upscale"),
             "provenance": take_provenance(takes[clip["take"]]) if clip["take"] in takes else None,
         } for clip in inputs["clips"]],
         "sound": {"music": inputs["music"]["kind"], "voice": "local eSpeak NG", "loudness_lufs": inputs["loudness_lufs"]},

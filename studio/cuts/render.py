@@ -84,6 +84,15 @@ def video_probe(path: Path) -> tuple[int, int, float, float]:
         raise CutMediaUnreadable(f"{path.name} cannot be read as a video ({error}).") from error
 
 
+def audio_present(path: Path) -> bool:
+    """Whether the file carries a sound track (a take from a native-audio model does)."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError) as error:
+        raise CutMediaUnreadable(f"{path.name} cannot be read as a video ({error}).") from error
+
+
 def cut_render(
     clips: list[ClipPlan],
     output: OutputFormat,

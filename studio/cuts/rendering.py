@@ -4,7 +4,8 @@
 work) and either returns the existing render of the same inputs or queues a new one after
 commit. `cut_render_run` (the task's one call) renders into a temporary folder and stores the
 MP4 only when it is whole; a render that fails offers nothing for download. Every state change
-goes through `render_transition`, which refuses illegal moves and tells the cut page.
+goes through `render_transition`, which refuses illegal moves, tells the cut page and records
+`cut.ready` / `cut.failed` for the creator's webhook endpoints.
 """
 
 import logging
@@ -81,7 +82,7 @@ def render_enqueue(render_id: int) -> None:
 
 @transaction.atomic
 def render_transition(*, render_id: int, to_state: str, **fields) -> CutRender:
-    render = CutRender.objects.select_for_update().get(pk=render_id)
+    render = CutRender.objects.select_for_update(of=("self",)).select_related("cut__project").get(pk=render_id)
     if render.state == to_state:
         return render
     if to_state not in RENDER_TRANSITIONS[render.state]:
@@ -92,6 +93,7 @@ def render_transition(*, render_id: int, to_state: str, **fields) -> CutRender:
     for name, value in fields.items():
         setattr(render, name, value)
     render.save(update_fields=["state", "finished_at", "updated_at", *fields])
+    events.render_event_record(render=render, owner_id=render.cut.project.owner_id)
     events.render_changed_publish_on_commit(render_id=render.pk)
     return render
 
@@ -158,7 +160,7 @@ def render_to_file(inputs: dict, target: Path, *, media: dict[str, Path], on_pro
     """Render stored inputs to `target` from local copies of their media; the number of frames written."""
     fmt = OutputFormat(**inputs["format"])
     clips = clip_plans(inputs, media)
-    sound = cut_mix(inputs, clip_starts(clips, fmt.fps), timeline_frames(clips, fmt.fps), fmt.fps)
+    sound = cut_mix(inputs, clip_starts(clips, fmt.fps), timeline_frames(clips, fmt.fps), fmt.fps, media=media)
     cut_render(clips, fmt, target, audio=sound, on_progress=on_progress)
     return timeline_frames(clips, fmt.fps)
 
@@ -178,8 +180,9 @@ def _local_media(storage, name: str, workdir: Path) -> Path:
         return target
 
 
-def cut_mix(inputs: dict, starts: list[int], frames: int, fps: int):
-    """The cut's stereo mix: each line spoken at its shot's start, over the (ducked) music bed."""
+def cut_mix(inputs: dict, starts: list[int], frames: int, fps: int, *, media: dict[str, Path]):
+    """The cut's stereo mix: each line spoken at its shot's start, and each take's own sound under
+    its shot (trimmed like its picture), over the music bed ducked under both."""
     total = frames * AUDIO_RATE // fps
     lead = VOICE_LEAD_MS * AUDIO_RATE // 1000
     speech = []
@@ -192,8 +195,25 @@ def cut_mix(inputs: dict, starts: list[int], frames: int, fps: int):
             raise CutLineTooLong(f"“{clip['title']}”: the voice-over came out {audio.speech_seconds(samples):.1f} s long "
                                  f"but the shot has {available:.1f} s for it. Shorten the line or lengthen the shot.")
         speech.append(audio.SpeechPlacement(start_sample=start * AUDIO_RATE // fps + lead, samples=samples))
+    takes_sound = _takes_sound(inputs["clips"], starts, fps, media)
     music = music_bed(inputs["music"], total / AUDIO_RATE)
-    if not speech and music is None:
+    if not speech and not takes_sound and music is None:
         return None
     return audio.mix(total_samples=total, speech=speech, music=music, music_db=inputs["music"]["volume_db"],
-                     target_lufs=inputs["loudness_lufs"])
+                     target_lufs=inputs["loudness_lufs"], takes_sound=takes_sound)
+
+
+def _takes_sound(clips: list[dict], starts: list[int], fps: int, media: dict[str, Path]) -> list[audio.SpeechPlacement]:
+    """The sound of takes that carry their own, faded in and out with their picture's transitions."""
+    placed = []
+    for index, (clip, start) in enumerate(zip(clips, starts)):
+        if not clip.get("own_audio"):
+            continue
+        before = clips[index - 1] if index else None
+        fade_in = before["transition_ms"] / 1000 if before and before["transition"] != "cut" else 0.0
+        fade_out = clip["transition_ms"] / 1000 if clip["transition"] != "cut" else 0.0
+        samples = audio.take_sound(media[clip["video"]], in_seconds=clip["in_ms"] / 1000, out_seconds=clip["out_ms"] / 1000)
+        placed.append(audio.SpeechPlacement(start_sample=start * AUDIO_RATE // fps,
+                                            samples=audio.edge_faded(samples, fade_in_seconds=fade_in,
+                                                                     fade_out_seconds=fade_out)))
+    return placed

@@ -1,7 +1,10 @@
 """Reads of a creator's cut, through the project access helper (404 for missing and not-yours alike)."""
 
+from django.core.files.storage import default_storage
 from django.http import Http404
 
+from jobs.models import Take
+from jobs.selectors import takes_upscale_ready
 from studio.cuts.assembly import cut_assemble
 from studio.cuts.models import Cut, CutEntry, CutRender
 from studio.selectors import project_get_for_user
@@ -35,3 +38,15 @@ def cut_latest_render(cut: Cut) -> CutRender | None:
 
 def cut_entries_for_page(cut: Cut) -> list[CutEntry]:
     return list(cut.entries.select_related("shot", "take").order_by("position", "id"))
+
+
+def cut_take_sources(entries: list[CutEntry]) -> dict[int, Take | None]:
+    """The take whose file each entry shows ({entry id: take}): the approved take's newest ready
+    upscale when there is one and its file is stored, else the approved take itself (None: no take)."""
+    upscales = takes_upscale_ready(take_ids=[entry.take_id for entry in entries if entry.take_id])
+    sources = {}
+    for entry in entries:
+        upscale = upscales.get(entry.take_id)
+        usable = upscale is not None and not upscale.files_expired_at and default_storage.exists(upscale.video.name)
+        sources[entry.pk] = upscale if usable else entry.take
+    return sources

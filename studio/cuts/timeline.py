@@ -9,10 +9,16 @@ FCPXML and EDL take the active one) and a marker with the take's score.
 A crossfade in the cut overlaps the two shots by its length; in OTIO a dissolve sits across the
 cut point and reaches past both clips' ranges, so each clip gives up its side of the overlap on
 export and gets it back on import: the round trip returns the same trims.
+
+On import, a clip's take is the one its active media reference names (an editor who swapped in an
+alternate made that reference active; the clip's metadata still names the exported take), else
+the one in its metadata. A shot whose clip the editor removed leaves the cut (`cut_timeline_apply`).
 """
 
 import io
 import json
+import re
+import uuid
 import zipfile
 from dataclasses import dataclass
 
@@ -136,11 +142,15 @@ def _bundle_file(bundle: zipfile.ZipFile, stored_name: str, name: str) -> None:
 # -- import ---------------------------------------------------------------------------------
 
 
+TAKE_ID_IN_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class ImportedEdit:
     shot_ids: list[int]
     trims: dict[int, tuple[int, int]]
     transitions: dict[int, tuple[str, int]]
+    takes: dict[int, Take]  # the take on each shot's clip: its exported take, or an alternate swapped in
 
 
 def timeline_edit_read(cut: Cut, data: bytes) -> ImportedEdit:
@@ -153,13 +163,28 @@ def timeline_edit_read(cut: Cut, data: bytes) -> ImportedEdit:
         raise TimelineInvalid(f"The file is not a readable OpenTimelineIO timeline ({error}).") from error
     if not isinstance(timeline, otio.schema.Timeline) or not timeline.video_tracks():
         raise TimelineInvalid("The file holds no timeline with a video track.")
-    by_take = {str(entry.take.public_id): entry for entry in cut_entries(cut) if entry.take is not None}
+    entries = list(cut.entries.select_related("shot", "take"))  # shots an earlier edit removed may come back
     items = list(timeline.video_tracks()[0])
-    return _edit_from_items(items, by_take)
+    return _edit_from_items(items, _ClipTakes(entries))
 
 
-def _edit_from_items(items: list, by_take: dict[str, CutEntry]) -> ImportedEdit:
-    shot_ids, trims, transitions, pending_in = [], {}, {}, 0
+class _ClipTakes:
+    """Which of the project's takes a clip shows, and the cut entry of its shot."""
+
+    def __init__(self, entries: list[CutEntry]):
+        self.by_shot = {entry.shot_id: entry for entry in entries}
+        self.known = {str(entry.take.public_id): entry.take for entry in entries if entry.take is not None}
+
+    def take_for(self, take_id: str) -> Take | None:
+        if take_id not in self.known:
+            alternate = (Take.objects.filter(public_id=take_id, shot_id__in=self.by_shot, state=TakeState.READY)
+                         .exclude(review=Take.Review.REJECTED).exclude(video="").first())
+            self.known[take_id] = alternate
+        return self.known[take_id]
+
+
+def _edit_from_items(items: list, clip_takes: _ClipTakes) -> ImportedEdit:
+    shot_ids, trims, transitions, takes, pending_in = [], {}, {}, {}, 0
     previous = None
     for item in items:
         if isinstance(item, otio.schema.Transition):
@@ -174,7 +199,9 @@ def _edit_from_items(items: list, by_take: dict[str, CutEntry]) -> ImportedEdit:
             continue
         if not isinstance(item, otio.schema.Clip):
             continue  # gaps: the cut has none, so a gap is dropped
-        entry = _entry_for_clip(item, by_take)
+        take = _take_for_clip(item, clip_takes)
+        entry = clip_takes.by_shot[take.shot_id]
+        takes[entry.shot_id] = take
         if entry.shot_id in trims:
             raise TimelineInvalid(f"“{item.name}” appears twice; a cut holds each shot once.")
         rate = item.source_range.start_time.rate
@@ -186,19 +213,28 @@ def _edit_from_items(items: list, by_take: dict[str, CutEntry]) -> ImportedEdit:
         previous, pending_in = (entry.shot_id, item), 0
     if not shot_ids:
         raise TimelineInvalid("The timeline's video track has no clips.")
-    return ImportedEdit(shot_ids=shot_ids, trims=trims, transitions=transitions)
+    return ImportedEdit(shot_ids=shot_ids, trims=trims, transitions=transitions, takes=takes)
 
 
-def _entry_for_clip(clip: otio.schema.Clip, by_take: dict[str, CutEntry]) -> CutEntry:
-    take_id = (clip.metadata.get(METADATA_KEY) or {}).get("take_id")
-    if take_id is None:  # an editor may drop metadata: the media name still says which take
-        url = getattr(clip.media_reference, "target_url", "") or ""
-        take_id = url.rsplit("/", 1)[-1].removesuffix(".mp4").split("-", 1)[-1]
-    entry = by_take.get(str(take_id))
-    if entry is None:
-        raise TimelineInvalid(f"The clip “{clip.name}” names media that is not one of this project's approved "
-                              "takes; use the media bundle exported from this cut.")
-    return entry
+def _take_for_clip(clip: otio.schema.Clip, clip_takes: _ClipTakes) -> Take:
+    """The take the clip's active media names (an alternate, if the editor swapped one in); for media
+    relinked under a name without a take id, the take in the clip's metadata."""
+    url = getattr(clip.media_reference, "target_url", "") or ""
+    named = TAKE_ID_IN_NAME.search(url.rsplit("/", 1)[-1])
+    take_id = named.group(0).lower() if named else str((clip.metadata.get(METADATA_KEY) or {}).get("take_id") or "")
+    take = clip_takes.take_for(take_id) if _is_uuid(take_id) else None
+    if take is not None:
+        return take
+    raise TimelineInvalid(f"The clip “{clip.name}” names media that is not one of this project's approved "
+                          "takes; use the media bundle exported from this cut.")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _ms(frames: int, rate: float) -> int:

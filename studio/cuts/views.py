@@ -29,7 +29,9 @@ PANEL = "cuts/partials/render_panel.html"
 def cut_page(request, project_id: int):
     cut = selectors.cut_get_for_user(user=request.user, project_id=project_id)
     entries = selectors.cut_entries_for_page(cut)
+    sources = selectors.cut_take_sources(entries)
     rows = [{"entry": entry, "take_ms": entry.take.duration_seconds * 1000 if entry.take else 0,
+             "source": sources[entry.pk], "upscaled": entry.take is not None and sources[entry.pk] != entry.take,
              "timing": _timing(entry, cut.voice)} for entry in entries]
     return render(request, PAGE, {"cut": cut, "project": cut.project, "rows": rows, "elevenlabs_sandbox": elevenlabs_sandbox(),
                                   "render": selectors.cut_latest_render(cut), "formats": timeline.FORMATS})
@@ -49,11 +51,17 @@ def cut_entry_save(request, project_id: int, entry_id: int):
     try:
         cut_entry_update(entry=entry, in_ms=_ms(request.POST.get("in_seconds")), out_ms=_ms(request.POST.get("out_seconds")),
                          transition=request.POST.get("transition", "cut"),
-                         transition_ms=_ms(request.POST.get("transition_seconds")), line=request.POST.get("line", ""))
+                         transition_ms=_ms(request.POST.get("transition_seconds")), line=request.POST.get("line", ""),
+                         included=_included(request.POST))
         messages.success(request, f"“{entry.shot.title}” updated.")
     except (CutError, ValueError) as error:
         messages.error(request, str(error) if isinstance(error, CutError) else "Trim points are numbers of seconds.")
     return redirect("cut-page", project_id=entry.cut.project_id)
+
+
+def _included(form) -> bool | None:
+    """The "In the cut" box: a hidden 0 and the checkbox's 1 (both sent when ticked); None when the form has no box."""
+    return "1" in form.getlist("included") if "included" in form else None
 
 
 def _ms(value: str | None) -> int:
@@ -137,11 +145,26 @@ def cut_timeline_import(request, project_id: int):
         if upload is None:
             raise CutError("Choose an edited .otio file to import.")
         edit = timeline.timeline_edit_read(cut, upload.read())
-        cut_timeline_apply(cut=cut, shot_ids=edit.shot_ids, trims=edit.trims, transitions=edit.transitions)
-        messages.success(request, f"The edit was applied: {len(edit.shot_ids)} shots in the editor's order and trims.")
+        applied = cut_timeline_apply(cut=cut, shot_ids=edit.shot_ids, trims=edit.trims, transitions=edit.transitions,
+                                     takes=edit.takes)
+        messages.success(request, _applied_note(applied))
     except CutError as error:
         messages.error(request, str(error))
     return redirect("cut-page", project_id=project_id)
+
+
+def _applied_note(applied) -> str:
+    note = f"The edit was applied: {applied.kept} shots in the editor's order and trims."
+    if applied.swapped:
+        note += f" The editor's alternate take now stands for {_titles(applied.swapped)}."
+    if applied.dropped:
+        note += (f" Taken out of the cut because the edit removed their clips: {_titles(applied.dropped)}"
+                 " (tick “In the cut” on a shot to put it back).")
+    return note
+
+
+def _titles(titles: list[str]) -> str:
+    return ", ".join(f"“{title}”" for title in titles)
 
 
 def _safe(name: str) -> str:

@@ -32,6 +32,19 @@ def approved_take(shot: Shot, video: Path, *, tier: str = Take.Tier.DRAFT, secon
     return take
 
 
+def upscale_of(final: Take, video: Path) -> Take:
+    """A ready upscale of `final` holding `video`, as the upscale pipeline leaves it (never approved itself)."""
+    upscale = Take.objects.create(
+        owner=final.owner, shot=final.shot, notify_group=final.notify_group, tier=Take.Tier.FINAL, state=TakeState.READY,
+        origin=Take.Origin.UPSCALE, source_take=final, request={}, compiled_prompt=final.compiled_prompt,
+        compiler_version="test", seed=next(_seeds), duration_seconds=final.duration_seconds,
+        aspect_ratio=final.aspect_ratio, price_credits=0, progress=100, evaluation={"aggregate": 0.7, "passed": True},
+    )
+    with video.open("rb") as handle:
+        upscale.video.save(video.name, File(handle), save=True)
+    return upscale
+
+
 @pytest.fixture
 def three_shot_cut(project, tmp_path):
     """Three shots whose takes differ in size and frame rate: red 320×180@24, green 240×240@30, blue 180×320@25."""

@@ -9,8 +9,10 @@ import numpy as np
 
 
 def clip_write(path: Path, *, size: tuple[int, int] = (320, 180), fps: int = 24, seconds: float = 2.0,
-               rgb: tuple[int, int, int] = (200, 40, 40), tone_hz: float | None = None) -> Path:
-    """An H.264 MP4 of one colour (with a sine tone at 48 kHz when `tone_hz` is given)."""
+               rgb: tuple[int, int, int] = (200, 40, 40), tone_hz: float | None = None,
+               tone_from_seconds: float = 0.0) -> Path:
+    """An H.264 MP4 of one colour (with a sine tone at 48 kHz when `tone_hz` is given, silent before
+    `tone_from_seconds`: where the sound starts tells whether a trim was applied to it)."""
     width, height = size
     frames = round(seconds * fps)
     with av.open(str(path), mode="w", format="mp4") as container:
@@ -28,6 +30,7 @@ def clip_write(path: Path, *, size: tuple[int, int] = (320, 180), fps: int = 24,
         if audio is not None:
             samples = int(seconds * 48_000)
             wave = (0.3 * np.sin(2 * np.pi * tone_hz * np.arange(samples) / 48_000)).astype(np.float32)
+            wave[: int(tone_from_seconds * 48_000)] = 0
             both = np.vstack([wave, wave])
             for start in range(0, samples, 1024):
                 chunk = np.ascontiguousarray(both[:, start:start + 1024])

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from jobs.models import Take
 from studio.cuts.assembly import cut_assemble, cut_entry_update
@@ -15,7 +16,7 @@ from studio.cuts.exceptions import (
 from studio.cuts.models import RenderState
 from studio.cuts.plan import cut_inputs, inputs_hash, output_format
 from studio.cuts.rendering import cut_render_request, cut_render_run
-from tests.cuts.conftest import approved_take
+from tests.cuts.conftest import approved_take, upscale_of
 from tests.cuts.media import clip_write, frame_rgb_at, video_facts
 from tests.factories import shot_for
 
@@ -149,6 +150,25 @@ def test_the_cut_takes_the_final_over_the_draft(project, tmp_path):
     cut = cut_assemble(project=project)
     assert entries(cut)[0].take == final
     assert inputs_hash(cut_inputs(cut)) == inputs_hash(cut_inputs(cut))
+
+
+def test_the_cut_uses_a_finals_ready_upscale_and_its_strip_says_so(project, tmp_path, client):
+    shot = shot_for(project, title="Only")
+    final = approved_take(shot, clip_write(tmp_path / "final.mp4", size=(320, 180), rgb=(200, 10, 10)), tier=Take.Tier.FINAL)
+    cut = cut_assemble(project=project)
+    assert cut_inputs(cut)["clips"][0]["upscale"] is None
+    upscale = upscale_of(final, clip_write(tmp_path / "upscaled.mp4", size=(640, 360), rgb=(200, 10, 10)))
+
+    [clip] = cut_inputs(cut)["clips"]
+    assert (clip["video"], clip["source"]["width"]) == (upscale.video.name, 640)
+    assert (clip["take"], clip["upscale"]) == (str(final.public_id), str(upscale.public_id))
+    assert entries(cut)[0].take == final  # the shot's approved take is still the final; only its file is bigger
+    client.force_login(project.owner)
+    page = client.get(reverse("cut-page", args=[project.pk])).content.decode()
+    assert 'data-testid="cut-upscaled"' in page and str(upscale.public_id) in page
+
+    upscale.video.storage.delete(upscale.video.name)  # the upscale's file gone: the final, not a failed cut
+    assert cut_inputs(cut)["clips"][0]["video"] == final.video.name
 
 
 def test_a_shots_cut_line_is_its_dialogue_for_native_audio_models(three_shot_cut):

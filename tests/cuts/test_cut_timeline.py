@@ -6,9 +6,12 @@ import zipfile
 
 import opentimelineio as otio
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
-from studio.cuts.assembly import cut_entry_update, cut_timeline_apply
+from studio.cuts.assembly import cut_assemble, cut_entry_update, cut_timeline_apply
 from studio.cuts.exceptions import TimelineInvalid
+from studio.cuts.plan import cut_inputs
 from studio.cuts.timeline import (
     cut_timeline_text,
     media_bundle_write,
@@ -109,11 +112,67 @@ def test_a_corrupt_timeline_is_refused(trimmed_cut):
 
 
 def test_a_timeline_naming_foreign_media_is_refused(trimmed_cut):
+    foreign = "00000000-0000-0000-0000-000000000000"
     timeline = json.loads(cut_timeline_text(trimmed_cut, "otio"))
     clip = timeline["tracks"]["children"][0]["children"][0]
-    clip["metadata"]["shotcraft"]["take_id"] = "00000000-0000-0000-0000-000000000000"
+    clip["media_references"]["DEFAULT_MEDIA"]["target_url"] = f"media/01-{foreign}.mp4"
     with pytest.raises(TimelineInvalid, match="Arrival.*not one of this project's approved takes"):
         timeline_edit_read(trimmed_cut, json.dumps(timeline).encode())
+    # Media relinked under a name without a take id: the clip's metadata decides, and must be ours too.
+    clip["media_references"]["DEFAULT_MEDIA"]["target_url"] = "/Volumes/edit/arrival_v2.mov"
+    clip["metadata"]["shotcraft"]["take_id"] = foreign
+    with pytest.raises(TimelineInvalid, match="Arrival.*not one of this project's approved takes"):
+        timeline_edit_read(trimmed_cut, json.dumps(timeline).encode())
+
+
+def otio_read(text: str) -> otio.schema.Timeline:
+    return otio.adapters.read_from_string(text, "otio_json")
+
+
+def test_a_clip_removed_in_the_edit_takes_its_shot_out_of_the_cut_until_it_is_put_back(trimmed_cut, client):
+    timeline = otio_read(cut_timeline_text(trimmed_cut, "otio"))
+    track = timeline.video_tracks()[0]
+    arrival, _market, lantern = list(track)
+    track[:] = []
+    track.extend([arrival, lantern])
+    upload = SimpleUploadedFile("edited.otio", otio.adapters.write_to_string(timeline, "otio_json").encode())
+
+    client.force_login(trimmed_cut.project.owner)
+    page = client.post(reverse("cut-import", args=[trimmed_cut.project_id]), {"timeline": upload}, follow=True)
+
+    assert "Taken out of the cut because the edit removed their clips: “Market”" in page.content.decode()
+    assert [clip["title"] for clip in cut_inputs(trimmed_cut)["clips"]] == ["Arrival", "Lantern"]
+    assert [clip.name for clip in otio_read(cut_timeline_text(trimmed_cut, "otio")).find_clips()] == ["Arrival", "Lantern"]
+    cut_assemble(project=trimmed_cut.project)  # following the storyboard does not bring it back
+    market = entries(trimmed_cut)[2]
+    assert market.shot.title == "Market" and not market.included
+    cut_entry_update(entry=market, in_ms=500, out_ms=2000, transition="cut", transition_ms=0, line="", included=True)
+    assert [clip["title"] for clip in cut_inputs(trimmed_cut)["clips"]] == ["Arrival", "Lantern", "Market"]
+
+
+def test_an_alternate_the_editor_swapped_in_becomes_the_shots_take_in_the_cut(trimmed_cut, tmp_path):
+    arrival = entries(trimmed_cut)[0]
+    alternate = approved_take(arrival.shot, clip_write(tmp_path / "alt.mp4", seconds=3, rgb=(90, 90, 90)), seconds=3)
+    alternate.review = "pending"
+    alternate.save()
+    arrival.shot.approved_take = arrival.take
+    arrival.shot.save()
+    timeline = otio_read(cut_timeline_text(trimmed_cut, "otio"))
+    clip = timeline.find_clips()[0]
+    clip.active_media_reference_key = f"alt-{alternate.public_id}"  # what an editor's "swap take" leaves
+    # 1 s to 3 s: past the exported take's 2 s end, inside the 3 s alternate's.
+    clip.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(24, 24), otio.opentime.RationalTime(48, 24))
+
+    edit = timeline_edit_read(trimmed_cut, otio.adapters.write_to_string(timeline, "otio_json").encode())
+    applied = cut_timeline_apply(cut=trimmed_cut, shot_ids=edit.shot_ids, trims=edit.trims,
+                                 transitions=edit.transitions, takes=edit.takes)
+
+    assert applied.swapped == ["Arrival"] and applied.dropped == []
+    first = entries(trimmed_cut)[0]
+    assert (first.take, first.take_pinned, first.in_ms, first.out_ms) == (alternate, True, 1000, 3000)
+    cut_assemble(project=trimmed_cut.project)  # the storyboard's approval does not undo the editor's choice
+    assert entries(trimmed_cut)[0].take == alternate
+    assert cut_inputs(trimmed_cut)["clips"][0]["take"] == str(alternate.public_id)
 
 
 def test_an_imported_trim_outside_the_take_is_refused(trimmed_cut):

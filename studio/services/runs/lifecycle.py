@@ -18,6 +18,7 @@ from studio.services.runs.transitions import (
     run_shot_transition,
     run_transition,
 )
+from studio.services.runs.webhooks import run_started_record
 from studio.services.takes import take_approve
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def _run_create(*, user, project, mode, shots, drafts_per_shot, retry_rounds, id
     )
     RunShot.objects.bulk_create([RunShot(run=run, shot=shot, position=index) for index, shot in enumerate(shots)])
     run.events.create(to_state=run.state, detail=f"started: {len(shots)} shots, forecast {forecast['expected']} credits")
+    run_started_record(run=run)
     run_changed_publish_on_commit(run)
     production_run_advance_enqueue_on_commit(run.pk)
     return run

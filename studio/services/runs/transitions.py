@@ -1,5 +1,6 @@
 """The only code that changes a run's or a run shot's state: under a row lock, with a history row,
-announced to the project's open pages after commit. A repeat is a no-op; an illegal move raises."""
+announced to the project's open pages after commit and recorded for the creator's webhook
+endpoints in the same transaction. A repeat is a no-op; an illegal move raises."""
 
 from functools import partial
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 from studio.exceptions import StudioError
 from studio.models import ProductionRun, RunEvent, RunShot
 from studio.run_states import RUN_TERMINAL, run_move_allowed, shot_move_allowed
+from studio.services.runs.webhooks import run_event_record, run_shot_event_record
 
 DETAIL_MAX_LENGTH = 500
 
@@ -31,6 +33,7 @@ def run_transition(*, run_id: int, to_state: str, detail: str = "", **fields) ->
         setattr(run, name, value)
     run.save(update_fields=["state", "finished_at", "updated_at", *fields])
     RunEvent.objects.create(run=run, from_state=from_state, to_state=to_state, detail=detail[:DETAIL_MAX_LENGTH])
+    run_event_record(run=run, from_state=from_state)
     run_changed_publish_on_commit(run)
     return run
 
@@ -48,6 +51,7 @@ def run_shot_transition(*, run_shot_id: int, to_state: str, detail: str = "", **
     run_shot.save(update_fields=["state", "updated_at", *fields])
     RunEvent.objects.create(run_id=run_shot.run_id, run_shot=run_shot, from_state=from_state, to_state=to_state,
                             detail=detail[:DETAIL_MAX_LENGTH])
+    run_shot_event_record(run_shot=run_shot, from_state=from_state)
     run_changed_publish_on_commit(run_shot.run)
     return run_shot
 
