@@ -52,6 +52,14 @@ def test_without_history_the_prior_comes_from_the_catalog_quality():
     assert ModelOutcome(takes=20, passed=2).pass_probability(quality_score=90) < 0.3
 
 
+def test_the_catalog_prior_knows_the_bar_a_take_must_clear():
+    at_review_bar = ModelOutcome().pass_probability(quality_score=88, threshold=60)
+    at_final_bar = ModelOutcome().pass_probability(quality_score=88, threshold=90)
+    premium_at_final_bar = ModelOutcome().pass_probability(quality_score=96, threshold=90)
+    assert at_review_bar == pytest.approx(0.88, abs=0.01)
+    assert at_final_bar < 0.4 < premium_at_final_bar
+
+
 @pytest.mark.django_db
 def test_outcomes_are_aggregated_from_our_takes_per_model_and_shot_features(catalog, creator, shot):
     from studio.services.takes import shot_take_request
