@@ -382,7 +382,8 @@ def banner_text(port: int, redis_url: str, *, embedded: bool) -> str:
         f"  Log in as {DEMO_USERNAME} / {password}     admin: /admin/ (manage.py createsuperuser)",
         f"  Database: {where}",
         f"  Redis:    {redis_url}" + (" (embedded, stops with this command)" if embedded else ""),
-        "  Providers: " + ("sandbox emulators for every vendor (PROVIDER_SANDBOX=0 turns them off)"
+        "  Providers: " + ("sandbox emulators for every vendor (PROVIDER_SANDBOX=0 turns them off), defects"
+                           f" at ×{os.environ.get('SANDBOX_DEFECT_RATE') or 1} (SANDBOX_DEFECT_RATE)"
                            if sandbox_wanted() else "real vendors where keys are set; local animatic always"),
         "  Ctrl-C stops everything.", rule,
     ])

@@ -23,6 +23,11 @@ else:
     os.environ["CHANNELS_PREFIX"] = _RUN
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shotcraft-media-")
 
+# Emulated vendors' takes come out as the family's one clean clip, as they always did: many tests
+# expect an emulated take to be ready. Tests of sandbox defects and tiers (providers/emulators/
+# realism.py) turn them on explicitly; `make run` has them at the realistic default.
+os.environ["SANDBOX_DEFECT_RATE"] = "0"
+
 from studio.config.settings import *  # noqa: E402,F403
 from studio.config.settings import DATABASES, MEDIA_ROOT  # noqa: E402
 

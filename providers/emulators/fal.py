@@ -189,6 +189,7 @@ class FalEmulator(Emulator):
             duration, aspect = source.duration_seconds, source.aspect_ratio
         job = self.job_create(prompt=prompt, duration_seconds=duration, aspect_ratio=aspect, callback_url=webhook,
                               app=app, endpoint=endpoint, input=body, seed=body.get("seed", 42),
+                              model_id=endpoint, seed_asked=body.get("seed"),
                               gateway_request_id=str(uuid.uuid4()), **upscale)
         # "Generate" while the job waits, so the result answers at once when it completes.
         self.output_prerender(job)

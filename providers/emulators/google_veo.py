@@ -112,7 +112,8 @@ class GoogleVeoEmulator(Emulator):
         uris = body.get("webhookConfig", {}).get("uris") or [None]
         job = self.job_create(prompt=body["instances"][0].get("prompt", ""), job_id=uuid.uuid4().hex[:16],
                               duration_seconds=parameters.get("durationSeconds", 8),
-                              aspect_ratio=parameters.get("aspectRatio", "16:9"), callback_url=uris[0], model=model)
+                              aspect_ratio=parameters.get("aspectRatio", "16:9"), callback_url=uris[0], model=model,
+                              model_id=model)
         return Response(200, {"name": self.operation_name(job)})
 
     def operation(self, request: Request, model: str, op_id: str) -> Response:

@@ -117,7 +117,8 @@ class GoogleVertexEmulator(Emulator):
         parameters = body.get("parameters", {})
         job = self.job_create(prompt=body["instances"][0].get("prompt", ""), job_id=str(uuid.uuid4()),
                               duration_seconds=parameters.get("durationSeconds", 8),
-                              aspect_ratio=parameters.get("aspectRatio", "16:9"), model=model,
+                              aspect_ratio=parameters.get("aspectRatio", "16:9"), model=model, model_id=model,
+                              seed_asked=parameters.get("seed"),
                               project=project, location=location, storage_uri=parameters.get("storageUri"))
         if job.outcome == "succeed" and not job.meta["storage_uri"]:  # render while the job "runs":
             # the finished poll carries the bytes inline

@@ -108,6 +108,7 @@ class KlingEmulator(Emulator):
     def _job_for(self, kind: str, body: dict) -> EmulatedJob:
         return self.job_create(
             prompt=body.get("prompt", ""), duration_seconds=int(body.get("duration", "5")),
+            model_id=body.get("model_name", "kling-v1"),
             aspect_ratio=_framing(kind, body), callback_url=body.get("callback_url") or None,
             job_id=str(next(self._ids)), kind=kind, external_task_id=body.get("external_task_id") or "",
             created_ms=int(time.time() * 1000),

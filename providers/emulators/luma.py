@@ -85,6 +85,7 @@ class LumaEmulator(Emulator):
             return detail_response(422, problems)
         job = self.job_create(prompt=body.get("prompt", ""), duration_seconds=int(body.get("duration", "5s")[:-1]),
                               aspect_ratio=body.get("aspect_ratio", "16:9"), callback_url=body.get("callback_url"),
+                              model_id=body.get("model", ""),
                               created=datetime.now(timezone.utc).isoformat(), request=body)
         return Response(201, self.generation_body(job))
 

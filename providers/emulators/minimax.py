@@ -79,7 +79,7 @@ class MiniMaxEmulator(Emulator):
             return answer(2013, f"invalid params, {problem}")
         job = self.job_create(
             prompt=body.get("prompt", ""), duration_seconds=body.get("duration", 6), aspect_ratio="16:9",
-            job_id=str(next(self._ids)), resolution=body.get("resolution", "768P"),
+            job_id=str(next(self._ids)), resolution=body.get("resolution", "768P"), model_id=body.get("model", ""),
         )
         if body.get("callback_url"):
             threading.Thread(target=self._validate_callback, args=(job, body["callback_url"]), daemon=True).start()

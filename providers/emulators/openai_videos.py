@@ -88,7 +88,7 @@ class OpenAIVideosEmulator(Emulator):
         job = self.job_create(
             prompt=fields["prompt"], duration_seconds=int(fields.get("seconds", "4")),
             aspect_ratio=SIZES[fields.get("size", "720x1280")], callback_url=self.webhook_url,
-            job_id=f"video_{uuid.uuid4().hex}", model=fields.get("model", "sora-2"),
+            job_id=f"video_{uuid.uuid4().hex}", model=fields.get("model", "sora-2"), model_id=fields.get("model", "sora-2"),
             seconds=fields.get("seconds", "4"), size=fields.get("size", "720x1280"),
             input_reference=_reference_of(fields, files), created_unix=int(time.time()),
         )

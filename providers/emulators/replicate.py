@@ -118,7 +118,8 @@ class ReplicateEmulator(Emulator):
         job = self.job_create(
             prompt=given["prompt"], duration_seconds=int(given.get("duration", 5)),
             aspect_ratio=given.get("aspect_ratio", "16:9"), callback_url=body.get("webhook"),
-            job_id=_prediction_id(), model=model, version=version or "", input=given,
+            job_id=_prediction_id(), model=model, version=version or "", input=given, model_id=model,
+            seed_asked=given.get("seed"),
             events=body.get("webhook_events_filter") or sorted(WEBHOOK_EVENTS), created=_now_iso(),
         )
         return Response(201, self.prediction(job))

@@ -196,8 +196,9 @@ class RunwayEmulator(Emulator):
         with self._admission:
             throttled = self._over_concurrency()
             job = self.job_create(
-                prompt=body.get("promptText", ""), duration_seconds=duration,
-                aspect_ratio=animatic_aspect(body["ratio"]), body=body, credits=credits, throttled=throttled,
+                prompt=body.get("promptText", ""), duration_seconds=duration, model_id=body["model"],
+                seed_asked=body.get("seed"), aspect_ratio=animatic_aspect(body["ratio"]), body=body, credits=credits,
+                throttled=throttled,
                 created_at_iso=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             )
         failure = FAILURE_MARKER.search(job.prompt)

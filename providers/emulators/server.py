@@ -1,7 +1,10 @@
 """What every vendor emulator shares: an HTTP server, simulated job timing, faults, callbacks.
 
 A job moves queued → running → finished over `latency_seconds`, so polls see the vendor's
-real sequence of statuses. Outputs are real MP4s made by the local animatic renderer.
+real sequence of statuses. Outputs are real MP4s made by the local animatic renderer, then made to
+look like the requested model's work (realism.py): a seeded share comes out frozen, black, cut or
+noisy, fewer the better the model, and clean ones look their tier. `defect_rate_scale` (default:
+SANDBOX_DEFECT_RATE, 1) scales that share; 0 gives every job the family's one clean clip.
 
 Faults come two ways:
 * `emulator.inject(operation, fault, times=1)` (or POST /_emulator/faults with that JSON),
@@ -29,6 +32,14 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from providers.base import RenderRequest
+from providers.emulators.realism import (
+    TakeLook,
+    defect_rate_scale_from_env,
+    look_output,
+    model_quality,
+    request_seed,
+    take_look_plan,
+)
 from providers.emulators.upscale import upscaled_output
 from providers.local.animatic import render_animatic
 
@@ -89,6 +100,7 @@ class EmulatedJob:
     outcome: str = "succeed"  # or "policy", "fail"
     cancelled_at: float | None = None
     meta: dict = field(default_factory=dict)
+    look: TakeLook | None = None  # how the model's output looks; None: the family's clean clip
     phases_announced: list[str] = field(default_factory=list)
 
 
@@ -108,8 +120,10 @@ class Emulator:
     family = ""
     routes: tuple[Route, ...] = ()
 
-    def __init__(self, *, latency_seconds: float = 2.0, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, *, latency_seconds: float = 2.0, host: str = "127.0.0.1", port: int = 0,
+                 defect_rate_scale: float | None = None):
         self.latency_seconds = latency_seconds
+        self.defect_rate_scale = defect_rate_scale_from_env() if defect_rate_scale is None else defect_rate_scale
         self.jobs: dict[str, EmulatedJob] = {}
         self.faults: list[tuple[str, str]] = []
         self.requests_seen: list[Request] = []
@@ -171,7 +185,8 @@ class Emulator:
 
     # -- jobs -----------------------------------------------------------------------------
     def job_create(self, *, prompt: str, duration_seconds: int, aspect_ratio: str, callback_url: str | None = None,
-                   job_id: str | None = None, **meta) -> EmulatedJob:
+                   job_id: str | None = None, model_id: str = "", seed_asked: int | None = None, **meta) -> EmulatedJob:
+        """`model_id` (the vendor's id of the model asked for) and `seed_asked` decide how the output looks."""
         outcome = OUTCOME_MARKER.search(prompt)
         job = EmulatedJob(
             id=job_id or str(uuid.uuid4()), prompt=prompt, duration_seconds=duration_seconds,
@@ -179,6 +194,11 @@ class Emulator:
             outcome=outcome.group(1) if outcome else "succeed", meta=meta,
         )
         with self._lock:
+            if self.defect_rate_scale and "upscale" not in meta:  # an upscaler returns its source, enlarged
+                asked_before = sum(1 for other in self.jobs.values() if other.prompt == prompt)
+                seed = request_seed(seed=seed_asked, model=model_id, prompt=prompt, asked_before=asked_before)
+                job.look = take_look_plan(quality=model_quality(self.family, model_id), seed=seed,
+                                          scale=self.defect_rate_scale)
             self.jobs[job.id] = job
         return job
 
@@ -195,12 +215,13 @@ class Emulator:
         return "running", min(99, int((share - 0.2) / 0.8 * 100))
 
     def output_path(self, job: EmulatedJob) -> Path:
-        """A real MP4 for the job. Every job of a family and shape gets the same clip, rendered once
-        per process and kept while it runs (rendering costs seconds; emulators come and go). An
+        """A real MP4 for the job: the family's clip of its shape, rendered once per process and kept
+        while it runs (rendering costs seconds; emulators come and go), then given the job's look. An
         upscale job's is its source video, enlarged (meta["upscale"]: source, scale, max_long_side)."""
         if "upscale" in job.meta:
             return upscaled_output(**job.meta["upscale"])
-        return rendered_output(self.family, job.duration_seconds, job.aspect_ratio)
+        clip = rendered_output(self.family, job.duration_seconds, job.aspect_ratio)
+        return look_output(clip, job.look) if job.look else clip
 
     def output_prerender(self, job: EmulatedJob) -> None:
         """Start rendering the job's video in the background, so its download is quick, as a vendor's is."""

@@ -104,6 +104,7 @@ def _upscalable_final(final: Take) -> Take:
         raise StudioError("This take is already an upscale; upscale the final it came from instead.")
     if final.review != Take.Review.APPROVED:
         raise StudioError("Approve this final first: an upscale enlarges the final you chose.")
+    approval_require_current(shot=final.shot)  # an upscale is paid for: never on an approval the shot outgrew
     return final
 
 

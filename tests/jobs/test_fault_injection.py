@@ -44,6 +44,10 @@ from providers.emulators.server import Emulator, Request, Response
 from providers.local import renders
 from providers.models import ProviderModel
 from studio.config.celery import app, ping
+from studio.models import ProductionRun
+from studio.run_states import RunShotState, RunState
+from studio.services.runs.advance import production_runs_advance
+from studio.services.runs.lifecycle import run_start, run_takes
 from studio.services.takes import shot_take_request
 from tests.conftest import purge_test_queue
 from tests.factories import shot_for
@@ -429,6 +433,44 @@ def test_a_worker_killed_mid_render_has_its_local_take_rendered_again(catalog, w
     assert take.state == "ready", take.failure_reason
     assert renders._state_read(job_id)["restarts"] == "1"
     assert_settled_once(take.pk, charged=True)
+
+
+@pytest.mark.stack
+def test_a_run_whose_worker_dies_mid_run_accounts_for_every_shot_with_the_ledger_balanced(
+        runway, hold, workers, creator, project, settings):
+    """A production run (issue #14) is driven by its takes and by beat's advance: the pipeline worker
+    killed while the run's first draft is at the vendor delays the run, and loses and double-pays nothing."""
+    settings.DRAFT_QUALITY_FLOOR = 60  # drafts on Runway's Gen-4 Turbo, finals on Gen-4.5
+    project.score_threshold = 30  # the emulator's clips score about 40: little motion, no prompt model
+    project.save(update_fields=["score_threshold"])
+    shots = [shot_for(project, title=f"Shot {n}") for n in (1, 2)]
+    held = hold(runway, "status")
+    worker = workers.start()
+    run = run_start(user=creator, project=project, shots=shots, drafts_per_shot=1)
+    held.wait_reached()
+    kill(worker)
+
+    workers.start()
+    stranded = [take.pk for take in run_takes(run) if not take.is_terminal]
+    counts = recovered(max(stranded, key=lambda pk: Take.objects.get(pk=pk).wake_at))  # what the dead worker held
+    assert counts["restarted"] + counts["resent"] >= 1
+
+    def run_settled() -> bool:
+        production_runs_advance()  # beat's reconciliation
+        return ProductionRun.objects.get(pk=run.pk).state != RunState.RUNNING
+
+    wait_until(run_settled, what="the run ending", timeout=120, interval=0.5)
+    run.refresh_from_db()
+    assert run.state == RunState.COMPLETED, run.stop_reason
+    assert sorted(run.shots.values_list("state", flat=True)) == [RunShotState.FINAL_READY] * 2
+    takes = run_takes(run)
+    assert all(take.is_terminal for take in takes)
+    assert len(runway.jobs) == len(submissions(runway)) == len(takes)  # every take sent once, none twice
+    wait_until_broker_idle(besides=unacked_in_test_queues())
+    charged = sum(take.price_credits for take in takes if take.state == "ready")
+    assert CreditAccount.objects.get(user=creator).balance == CREDITS - charged
+    assert not Reservation.objects.filter(state="open").exists()
+    assert credit_accounts_out_of_balance() == []
 
 
 def wait_for_local_render(take_id: int, *, state: str) -> str:

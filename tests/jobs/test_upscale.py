@@ -22,6 +22,9 @@ from providers.emulators.sandbox import emulator_create
 from providers.models import ProviderModel
 from providers.router import RouteCandidate, RouteNeeds, route_plan
 from studio.exceptions import StudioError
+from studio.models import Shot
+from studio.services.approvals import StaleApproval
+from studio.services.projects import shot_update
 from studio.services.takes import shot_spec, shot_take_request, take_approve, take_render_final, take_upscale, take_upscale_quote
 from tests.jobs.test_remote_pipeline import drive
 from tests.pipeline import take_made_ready
@@ -103,12 +106,18 @@ def test_runway_upscales_four_times_up_to_4k_and_a_refusal_moves_to_the_next_ups
         ("runway-upscale-v1", "failed"), ("fal-video-upscaler", "succeeded")]
 
 
-def test_only_an_approved_final_can_be_upscaled(vendors, approved_final, creator, shot):
+def test_only_an_approved_final_of_the_shot_as_it_is_can_be_upscaled(vendors, approved_final, creator, shot):
     draft = Take.objects.get(pk=approved_final.source_take_id)
     with pytest.raises(StudioError, match="Only a ready final"):
         take_upscale_quote(final=draft)
     approved_final.review = Take.Review.PENDING
     with pytest.raises(StudioError, match="Approve this final first"):
+        take_upscale(user=creator, final=approved_final)
+    approved_final.review = Take.Review.APPROVED
+    shot_update(shot=Shot.objects.get(pk=shot.pk), subject="A fishmonger under neon signs")
+    with pytest.raises(StaleApproval, match="approval is stale"):
+        take_upscale_quote(final=approved_final)
+    with pytest.raises(StaleApproval, match="approval is stale"):
         take_upscale(user=creator, final=approved_final)
     assert not Take.objects.filter(origin="upscale").exists()
 

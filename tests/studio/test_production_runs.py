@@ -16,9 +16,9 @@ from jobs.models import Take
 from jobs.states import TakeState
 from providers.emulators.sandbox import emulator_create
 from studio.exceptions import StudioError
-from studio.models import ProductionRun, RunEvent
+from studio.models import ProductionRun, RunEvent, Shot
 from studio.run_states import RUN_TRANSITIONS, SHOT_TRANSITIONS, RunShotState, RunState
-from studio.services.projects import project_budget_set
+from studio.services.projects import project_budget_set, shot_update
 from studio.services.runs.advance import run_advance
 from studio.services.runs.lifecycle import (
     run_cancel,
@@ -34,6 +34,7 @@ from studio.services.runs.transitions import (
     run_shot_transition,
     run_transition,
 )
+from studio.services.takes import take_approve
 from tests.factories import shot_for
 from tests.jobs.test_remote_pipeline import drive
 
@@ -170,6 +171,28 @@ def test_review_drafts_spends_nothing_on_finals_before_the_creator_approves(stor
     assert run.shots.filter(state=RunShotState.AWAITING_APPROVAL).count() == 1
     with pytest.raises(StudioError):
         run_shot_approve(run_shot=first)
+
+
+def test_review_drafts_never_escalates_on_an_approval_the_shot_outgrew(storyboard, creator, project):
+    first = storyboard[0]
+    run = run_start(user=creator, project=project, mode=ProductionRun.Mode.REVIEW_DRAFTS, shots=[first],
+                    drafts_per_shot=1)
+    run = run_until_settled(run)
+    run_shot = run.shots.get()
+    assert run_shot.state == RunShotState.AWAITING_APPROVAL
+    take_approve(take=run_shot.picked_take)  # approved on its take card, then the shot is edited
+    shot_update(shot=Shot.objects.get(pk=first.pk), subject="A fishmonger under neon signs")
+
+    run_advance(run_id=run.pk)
+    run_shot.refresh_from_db()
+    assert run_shot.state == RunShotState.AWAITING_APPROVAL and "approval is stale" in run_shot.reason
+    assert not Take.objects.filter(shot__project=project, tier=Take.Tier.FINAL).exists()
+    assert not reservations_open_for_user(user_id=creator.pk).exists()
+
+    run_shot_approve(run_shot=run_shot)  # approved again, for the shot as it is now: the final goes ahead
+    run_shot.refresh_from_db()
+    assert run_shot.state == RunShotState.FINALIZING and run_shot.reason == ""
+    assert Take.objects.filter(shot__project=project, tier=Take.Tier.FINAL).count() == 1
 
 
 # -- threshold and retries -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from jobs.states import TakeState
 from jobs.stored_media import take_first_frame_stored
 from studio.models import ProductionRun, RunShot
 from studio.run_states import SHOT_TERMINAL, RunShotState, RunState
+from studio.services.approvals import StaleApproval, approval_require_current
 from studio.services.runs.transitions import run_shot_transition, run_transition
 from studio.services.takes import shot_spec
 
@@ -177,10 +178,18 @@ def _pick(run: ProductionRun, run_shot: RunShot, best: Take) -> None:
 # -- awaiting approval → finalizing -------------------------------------------------------------
 
 def _approval_check(run: ProductionRun, run_shot: RunShot) -> None:
-    """The creator approved the pick (here or on its take card): escalate it."""
+    """The creator approved the pick (here or on its take card): escalate it, unless the shot changed
+    since. A stale approval pays for nothing; the shot waits, saying why, until the pick is approved
+    again for the shot as it is now."""
     picked = run_shot.picked_take
-    if picked is not None and picked.review == Take.Review.APPROVED:
-        _final_request(run, run_shot, picked)
+    if picked is None or picked.review != Take.Review.APPROVED:
+        return
+    try:
+        approval_require_current(shot=run_shot.shot)
+    except StaleApproval as error:
+        _shot_waits(run_shot, str(error))
+        return
+    _final_request(run, run_shot, picked)
 
 
 def _final_request(run: ProductionRun, run_shot: RunShot, draft: Take) -> None:
