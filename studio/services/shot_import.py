@@ -167,20 +167,24 @@ def _json_rows(text: str) -> list[dict]:
         if not isinstance(item, dict):
             raise ShotImportRefused(f"Shot {number} of the JSON list is not an object with named fields.")
         keys = _columns([str(key).strip().lower() for key in item])
-        rows.append({name: _json_cell(value) for name, value in zip(keys, item.values(), strict=True)})
+        rows.append({name: _json_cell(number, name, value) for name, value in zip(keys, item.values(), strict=True)})
     return rows
 
 
-def _json_cell(value) -> str | list:
-    if isinstance(value, list):
+def _json_cell(number: int, name: str, value) -> str | list:
+    if name == "characters" and isinstance(value, list):
         return [str(item).strip() for item in value]
+    if isinstance(value, list | dict):
+        raise ShotImportRefused(f"Shot {number} of the JSON list has a {type(value).__name__} as its {name}; "
+                                "it must be text or a number" + (" (characters may be a list of names)."
+                                                                  if name == "characters" else "."))
     return "" if value is None else str(value).strip()
 
 
 def _columns(names: list[str]) -> list[str]:
     """The columns by their own names; unknown, repeated or missing ones refuse the file."""
     columns = [ALIASES.get(name, name) for name in names]
-    unknown = [name for name in names if ALIASES.get(name, name) not in COLUMNS]
+    unknown = [name or "(a blank header cell)" for name in names if ALIASES.get(name, name) not in COLUMNS]
     if unknown:
         raise ShotImportRefused(f"Unknown column{pluralize(len(unknown))}: {', '.join(unknown)}. "
                                 f"A shot list may have: {', '.join(COLUMNS)}.")

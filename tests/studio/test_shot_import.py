@@ -97,6 +97,8 @@ def test_bad_values_are_reported_on_their_row_and_nothing_is_created(project, me
     (b'{"title": "A"}', "A JSON shot list is a list"),
     (b'["A", "B"]', "Shot 1 of the JSON list is not an object"),
     (b'[{"title": "A", "subject": "B", "lens": "50mm"}]', "Unknown column: lens"),
+    (b'[{"title": ["A"], "subject": "B"}]', "Shot 1 of the JSON list has a list as its title"),
+    (b"title,subject,\nA,B,\n", "Unknown column: (a blank header cell)"),
 ])
 def test_a_file_that_cannot_be_read_says_why_and_has_no_rows(project, data, message):
     preview = read(project, data)
