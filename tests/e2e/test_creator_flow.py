@@ -166,7 +166,14 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
     assert batch.count() == 2 and len({take.batch for take in batch}) == 1
     page.screenshot(path=screenshots / "06-best-of-two.png", full_page=True)
 
-    # Keyboard shortcuts: `?` lists them, Esc closes the list, j selects the next take.
+    # Keyboard shortcuts: never while typing; `?` lists them, Esc closes the list, j selects a take, a approves it.
+    title = page.get_by_label("Title")
+    title.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("?")
+    expect(title).to_have_value("Opening?")
+    expect(page.locator("#shortcuts-dialog")).to_be_hidden()
+    title.blur()
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(dialog).to_be_visible()
@@ -174,7 +181,11 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
     page.screenshot(path=screenshots / "07-shortcuts.png")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    expect(page.locator(".take-card.is-selected")).to_have_count(0)
     page.keyboard.press("j")
     expect(cards.first).to_have_class(re.compile(r"\bis-selected\b"))
     expect(cards.first).to_be_focused()
+    page.keyboard.press("a")
+    expect(cards.first).to_have_attribute("data-review", "approved")
+    expect(cards.first).to_have_class(re.compile(r"\bis-selected\b"))  # still selected after the swap
     assert page.errors == []
