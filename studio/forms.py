@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator
 
 from jobs.pipeline.request import BEST_OF_MAX
 from studio.models import CharacterReference, ProductionRun, Project, Shot
+from studio.services.shot_import import SHOT_IMPORT_MAX_BYTES, SHOT_IMPORT_MAX_ROWS
 from studio.services.storyboard import DraftScope
 
 
@@ -84,6 +85,19 @@ class CharacterForm(forms.Form):
 
 class ReferenceImageForm(forms.Form):
     image = forms.FileField(label="Reference image", help_text="JPEG, PNG or WebP, up to 10 MB.")
+
+
+class ShotImportForm(forms.Form):
+    file = forms.FileField(label="Shot list (CSV or JSON)",
+                           help_text=f"UTF-8, one row per shot, up to {SHOT_IMPORT_MAX_ROWS} shots.",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json,text/csv,application/json"}))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > SHOT_IMPORT_MAX_BYTES:  # refused before it is read
+            raise ValidationError(f"The file is {upload.size // 1024:,} KB; a shot list may be up to "
+                                  f"{SHOT_IMPORT_MAX_BYTES // 1024} KB ({SHOT_IMPORT_MAX_ROWS} shots). Nothing was imported.")
+        return upload
 
 
 class TakeRequestForm(forms.Form):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from studio.views import accounts, projects, review, runs, sharing, shots, takes, webhooks
+from studio.views import accounts, projects, review, runs, sharing, shot_import, shots, takes, webhooks
 
 urlpatterns = [
     path("signup/", accounts.signup, name="signup"),
@@ -25,7 +25,12 @@ urlpatterns = [
     path("projects/<int:project_id>/characters/", projects.character_create_view, name="character-create"),
     path("projects/<int:project_id>/characters/<int:character_id>/images/", projects.character_image_add_view,
          name="character-image-add"),
+    path("projects/sample/", projects.sample_project_view, name="sample-project"),
     path("projects/<int:project_id>/shots/new/", shots.shot_create_view, name="shot-create"),
+    path("projects/<int:project_id>/shots/order/", shots.shot_order_view, name="shot-order"),
+    path("projects/<int:project_id>/shots/import/", shot_import.shot_import_view, name="shot-import"),
+    path("projects/<int:project_id>/shots/import/commit/", shot_import.shot_import_commit_view, name="shot-import-commit"),
+    path("shots/<int:shot_id>/duplicate/", shots.shot_duplicate_view, name="shot-duplicate"),
     path("projects/<int:project_id>/run/", runs.run_panel, name="run-panel"),
     path("projects/<int:project_id>/run/start/", runs.run_start_view, name="run-start"),
     path("runs/<int:run_id>/pause/", runs.run_pause_view, name="run-pause"),

@@ -127,4 +127,291 @@
       event.target.form.requestSubmit();
     }
   });
+  // --- Forms inside cached fragments ------------------------------------------------------
+  // A storyboard card can come from the cache, rendered without a request and so without a
+  // CSRF token; its plain POST forms get the page's token (the one htmx sends) when submitted.
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.method !== "post" || form.querySelector("[name=csrfmiddlewaretoken]")) {
+      return;
+    }
+    var token = document.createElement("input");
+    token.type = "hidden";
+    token.name = "csrfmiddlewaretoken";
+    token.value = csrfToken();
+    form.append(token);
+  });
+
+  // --- Rearranging the storyboard ---------------------------------------------------------
+  // Drag a card, press Alt+↑/↓ on a focused card, or use its ↑/↓ buttons: the card moves at once,
+  // then the whole order is posted (the server refuses an order that is not exactly the
+  // project's shots) and the renumbered cards come back. A refused move puts the server's
+  // order back.
+
+  function shotBox() {
+    return document.getElementById("storyboard-shots");
+  }
+
+  function shotItems(box) {
+    return Array.prototype.slice.call(box.querySelectorAll(".shot-grid > li"));
+  }
+
+  function shotIds(box) {
+    return shotItems(box).map(function (item) {
+      var card = item.querySelector(".shot-card[data-shot-id]");
+      return card ? card.getAttribute("data-shot-id") : "";
+    });
+  }
+
+  function announce(regionId, text) {
+    var region = document.getElementById(regionId);
+    if (region) {
+      region.textContent = "";
+      window.setTimeout(function () { region.textContent = text; }, 50); // a change screen readers notice
+    }
+  }
+
+  function orderSave(box, card) {
+    var shotId = card.getAttribute("data-shot-id");
+    var title = card.getAttribute("data-shot-title");
+    var ids = shotIds(box);
+    var body = new URLSearchParams();
+    ids.forEach(function (id) { body.append("shot", id); });
+    box.setAttribute("aria-busy", "true");
+    fetch(box.getAttribute("data-order-url"), {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+    }).then(function (response) {
+      return response.text().then(function (text) { return { ok: response.ok, text: text }; });
+    }).then(function (answer) {
+      box.removeAttribute("aria-busy");
+      if (!answer.ok) {
+        notify(answer.text, "error");
+        htmx.ajax("GET", box.getAttribute("hx-get"), { target: box, swap: "innerHTML" });
+        return;
+      }
+      box.innerHTML = answer.text;
+      htmx.process(box);
+      var refocus = card.getAttribute("data-refocus");
+      var moved = refocus && document.querySelector("#shot-" + shotId + " " + refocus);
+      if (moved) {
+        moved.focus(); // the swap replaced the focused control
+      }
+      announce("shot-order-status", "Moved “" + title + "” to position " + (ids.indexOf(shotId) + 1) + " of " + ids.length + ".");
+    }).catch(function () {
+      box.removeAttribute("aria-busy");
+      notify("Shotcraft could not be reached, so the new order was not saved. Check your connection and try again.", "error");
+    });
+  }
+
+  function shotMove(card, delta, refocus) { // refocus: the selector, in the card, of what to focus after
+    var box = shotBox();
+    var item = card.closest("li");
+    var items = shotItems(box);
+    var target = items[items.indexOf(item) + delta];
+    if (!target) {
+      announce("shot-order-status", "“" + card.getAttribute("data-shot-title") + "” is already the " + (delta < 0 ? "first" : "last") + " shot.");
+      return;
+    }
+    if (delta < 0) {
+      target.before(item);
+    } else {
+      target.after(item);
+    }
+    card.setAttribute("data-refocus", refocus);
+    var control = card.querySelector(refocus);
+    if (control) {
+      control.focus(); // moving the node took the focus away
+    }
+    orderSave(box, card);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || (event.key !== "ArrowUp" && event.key !== "ArrowDown")) {
+      return;
+    }
+    var card = event.target.closest && event.target.closest("#storyboard-shots .shot-card");
+    if (card) {
+      event.preventDefault();
+      shotMove(card, event.key === "ArrowUp" ? -1 : 1, ".shot-link");
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-shot-move]");
+    var card = button && button.closest("#storyboard-shots .shot-card");
+    if (card) {
+      var delta = button.getAttribute("data-shot-move");
+      shotMove(card, Number(delta), "[data-shot-move='" + delta + "']");
+    }
+  });
+
+  var dragged = null;
+  var orderBefore = "";
+
+  document.addEventListener("dragstart", function (event) {
+    var card = event.target.closest && event.target.closest("#storyboard-shots .shot-card");
+    if (!card) {
+      return;
+    }
+    dragged = card.closest("li");
+    orderBefore = shotIds(shotBox()).join(",");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.getAttribute("data-shot-id"));
+    dragged.classList.add("is-dragging");
+  });
+
+  document.addEventListener("dragover", function (event) {
+    var item = dragged && event.target.closest && event.target.closest("#storyboard-shots .shot-grid > li");
+    if (!item) {
+      return;
+    }
+    event.preventDefault(); // allows the drop
+    if (item === dragged) {
+      return;
+    }
+    var items = shotItems(shotBox());
+    if (items.indexOf(dragged) < items.indexOf(item)) {
+      item.after(dragged);
+    } else {
+      item.before(dragged);
+    }
+  });
+
+  document.addEventListener("drop", function (event) {
+    if (dragged) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("dragend", function () {
+    if (!dragged) {
+      return;
+    }
+    var item = dragged;
+    dragged = null;
+    item.classList.remove("is-dragging");
+    var box = shotBox();
+    if (shotIds(box).join(",") !== orderBefore) {
+      var card = item.querySelector(".shot-card");
+      card.removeAttribute("data-refocus");
+      orderSave(box, card);
+    }
+  });
+
+  // --- Keyboard shortcuts on the shot page ------------------------------------------------
+  // j/→ and k/← select the next or previous take, a approves it, r rejects it, Space plays or
+  // pauses it, ? lists them (templates/studio/partials/shortcuts_dialog.html). Never while the
+  // creator types in a field, and never over a control that uses the key itself.
+
+  var selectedTakeId = null;
+
+  function takeCards() {
+    return Array.prototype.slice.call(document.querySelectorAll(".take-list .take-card"));
+  }
+
+  function takeSelect(card) {
+    takeCards().forEach(function (other) { other.classList.remove("is-selected"); });
+    selectedTakeId = card.id;
+    card.classList.add("is-selected");
+    card.setAttribute("tabindex", "-1");
+    card.focus();
+    var cards = takeCards();
+    var title = card.querySelector(".take-title");
+    var state = card.querySelector(".badge-state");
+    announce("take-shortcut-status", (title ? title.textContent.trim() : "Take") + ", " + (cards.indexOf(card) + 1) +
+      " of " + cards.length + (state ? ": " + state.textContent.trim() : ""));
+  }
+
+  function takeSelected() {
+    return selectedTakeId ? document.getElementById(selectedTakeId) : null;
+  }
+
+  function takeAction(card, verb) {
+    var button = card.querySelector(".take-actions form[action$='/" + verb + "/'] button");
+    if (button) {
+      button.click();
+    } else {
+      announce("take-shortcut-status", "This take cannot be " + (verb === "approve" ? "approved" : "rejected") + " now.");
+    }
+  }
+
+  function typing(target) {
+    return target.closest && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])");
+  }
+
+  function keepsKey(target, key) {
+    if (key === " ") {
+      return target.closest && target.closest("button, a, summary, video, audio");
+    }
+    return (key === "ArrowLeft" || key === "ArrowRight") && target.closest && target.closest("video, audio");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var dialog = document.getElementById("shortcuts-dialog");
+    if (!dialog || dialog.open || event.ctrlKey || event.metaKey || event.altKey || typing(event.target) ||
+        keepsKey(event.target, event.key)) {
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      dialog.showModal();
+      return;
+    }
+    var cards = takeCards();
+    var current = takeSelected();
+    var index = cards.indexOf(current);
+    if (!cards.length) {
+      return;
+    }
+    if (event.key === "j" || event.key === "ArrowRight") {
+      event.preventDefault();
+      takeSelect(cards[Math.min(index + 1, cards.length - 1)]);
+    } else if (event.key === "k" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      takeSelect(cards[Math.max(index - 1, 0)]);
+    } else if ((event.key === "a" || event.key === "r") && current) {
+      takeAction(current, event.key === "a" ? "approve" : "reject");
+    } else if (event.key === "a" || event.key === "r") {
+      takeSelect(cards[0]); // never decide on a take the creator has not picked out
+      announce("take-shortcut-status", "Take selected: press " + event.key + " again to " + (event.key === "a" ? "approve" : "reject") + " it.");
+    } else if (event.key === " ") {
+      var video = (current || cards[0]).querySelector("video");
+      if (video) {
+        event.preventDefault();
+        if (video.paused) {
+          video.play().catch(function () {});
+        } else {
+          video.pause();
+        }
+      }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-shortcuts-open]");
+    var dialog = document.getElementById("shortcuts-dialog");
+    if (opener && dialog) {
+      dialog.showModal();
+    }
+  });
+
+  // A take card swapped after Approve/Reject or a live update stays the selected one.
+  htmx.onLoad(function (root) {
+    var card = takeSelected();
+    if (card && root.contains(card) && !card.classList.contains("is-selected")) {
+      card.classList.add("is-selected");
+      card.setAttribute("tabindex", "-1");
+      card.focus();
+    }
+  });
 })();

@@ -30,6 +30,7 @@ from studio.selectors import (
 )
 from studio.services.images import character_image_add
 from studio.services.projects import character_create, project_budget_set, project_create
+from studio.services.sample_project import sample_project_ensure
 from studio.services.storyboard import DraftScope, storyboard_draft_quote, storyboard_draft_request
 from studio.storyboard_cache import (
     page_from_cache,
@@ -64,6 +65,15 @@ def project_create_view(request):
             messages.success(request, f"Project “{project.name}” created. Add its first shot.")
             return redirect("project-detail", project_id=project.pk)
     return render(request, "studio/project_form.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def sample_project_view(request):
+    """A ready-made project to try things on, one click from the empty project list."""
+    project = sample_project_ensure(owner=request.user)
+    messages.success(request, f"Sample project “{project.name}” is ready: open a shot and generate a draft.")
+    return redirect("project-detail", project_id=project.pk)
 
 
 def _storyboard_context(project: Project, *, versions: StoryboardVersions | None = None, **extra) -> dict:

@@ -1,17 +1,18 @@
-"""The shot editor (create and edit) and the shot's list of takes."""
+"""The shot editor (create and edit), the shot's list of takes, and rearranging the storyboard's shots."""
 
 import copy
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studio.forms import ShotForm, form_error_add
 from studio.selectors import project_get_for_user, shot_get_for_user, shot_takes
 from studio.services.approvals import approval_is_current
-from studio.services.projects import shot_create, shot_update
+from studio.services.projects import ShotOrderInvalid, shot_create, shot_duplicate, shot_order_set, shot_update
 from studio.views.takes import generate_panel_context
 
 SHOT_PAGE = "studio/shot_detail.html"
@@ -67,3 +68,34 @@ def shot_takes_view(request, shot_id: int):
 def _approval_stale(shot) -> bool:
     """The shot's approved take was approved for a spec the shot no longer has (its card says so)."""
     return shot.approved_take_id is not None and not approval_is_current(shot=shot)
+
+
+@login_required
+@require_POST
+def shot_order_view(request, project_id: int):
+    """The storyboard's new order: `shot` once per shot, first to last. Answers the shot cards,
+    renumbered, or 400 with what was wrong (and nothing moved)."""
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    try:
+        shot_ids = [int(value) for value in request.POST.getlist("shot")]
+    except ValueError:
+        return HttpResponse("The new order must list shot numbers only. Nothing was moved.", status=400,
+                            content_type="text/plain; charset=utf-8")
+    try:
+        shot_order_set(project=project, shot_ids=shot_ids)
+    except ShotOrderInvalid as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    if request.htmx:
+        return redirect("project-shots", project_id=project.pk)
+    messages.success(request, "Shots reordered.")
+    return redirect("project-detail", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def shot_duplicate_view(request, shot_id: int):
+    shot = shot_get_for_user(user=request.user, shot_id=shot_id)
+    copy = shot_duplicate(shot=shot)
+    messages.success(request, f"Shot {shot.position} duplicated as shot {copy.position} “{copy.title}”: "
+                              "same prompt and characters, no takes yet.")
+    return redirect("shot-detail", shot_id=copy.pk)

@@ -117,8 +117,29 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
     shots, project = two_shots, two_shots[0].project
     page.context.add_cookies([logged_in_cookie | {"url": live_server_url}])
 
-    # The storyboard prices a draft of every shot before anything runs, then renders them live.
+    # Rearrange the shots from the keyboard, then by dragging; each order is saved and survives a reload.
     page.goto(f"/projects/{project.pk}/")
+    expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
+    cards, ids = page.locator("#storyboard-shots .shot-card"), [f"shot-{shot.pk}" for shot in shots]
+    page.locator(f"#{ids[0]} .shot-link").focus()
+    with page.expect_response(re.compile(rf"/projects/{project.pk}/shots/order/$")):
+        page.keyboard.press("Alt+ArrowDown")
+    expect(page.locator("#shot-order-status")).to_have_text("Moved “Opening” to position 2 of 2.")
+    expect(page.locator(f"#{ids[0]} .shot-link")).to_be_focused()
+    page.reload()
+    expect(cards.first).to_have_attribute("id", ids[1])
+    expect(page.locator(f"#{ids[0]} .shot-number")).to_have_text("Shot 2")
+    for panel in ("#storyboard-drafts", "#production-run"):  # loaded after the page: the cards move down once
+        expect(page.locator(panel)).not_to_have_class(re.compile(r"\bis-loading\b"))
+    with page.expect_response(re.compile(rf"/projects/{project.pk}/shots/order/$")):
+        page.locator(f"#{ids[0]}").drag_to(page.locator(f"#{ids[1]}"))
+    expect(page.locator("#shot-order-status")).to_have_text("Moved “Opening” to position 1 of 2.")
+    page.reload()
+    expect(cards.first).to_have_attribute("id", ids[0])
+    assert list(Shot.objects.filter(project=project).order_by("position").values_list("title", flat=True)) == [
+        "Opening", "The stall"]
+
+    # The storyboard prices a draft of every shot before anything runs, then renders them live.
     expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
     bar = page.locator("#storyboard-drafts")
     expect(bar).to_contain_text("2 shots without a draft")
@@ -144,4 +165,27 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
     batch = Take.objects.filter(shot=shots[0], origin="best_of")
     assert batch.count() == 2 and len({take.batch for take in batch}) == 1
     page.screenshot(path=screenshots / "06-best-of-two.png", full_page=True)
+
+    # Keyboard shortcuts: never while typing; `?` lists them, Esc closes the list, j selects a take, a approves it.
+    title = page.get_by_label("Title")
+    title.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("?")
+    expect(title).to_have_value("Opening?")
+    expect(page.locator("#shortcuts-dialog")).to_be_hidden()
+    title.blur()
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Approve the selected take")
+    page.screenshot(path=screenshots / "07-shortcuts.png")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".take-card.is-selected")).to_have_count(0)
+    page.keyboard.press("j")
+    expect(cards.first).to_have_class(re.compile(r"\bis-selected\b"))
+    expect(cards.first).to_be_focused()
+    page.keyboard.press("a")
+    expect(cards.first).to_have_attribute("data-review", "approved")
+    expect(cards.first).to_have_class(re.compile(r"\bis-selected\b"))  # still selected after the swap
     assert page.errors == []
