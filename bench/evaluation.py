@@ -15,6 +15,7 @@ process (models loaded first, so "idle" is a warm evaluation worker):
   before      what a take cost before: video_stills + video_preview + evaluation (three decodes)
   ratio       take / decode (goal <= 1.5x plus <= 100 ms fixed) and the fixed part, take - 1.5 x decode
   peak        the take's peak resident memory above the warm idle worker (goal <= 300 MB)
+  CPU         decode and take again in CPU seconds (process_time: every thread of the process)
 Prints figures; asserts nothing. --cores pins the process to that many CPU cores (Linux).
 """
 
@@ -103,13 +104,16 @@ def one_decode_child(clip: Path, width: int, height: int, seconds: float, what: 
     idle = resident_kilobytes("VmRSS")
     resident_peak_reset()
     elapsed = best_time(runs[what], repeats)
-    return {"seconds": elapsed, "peak_mb": (resident_kilobytes("VmHWM") - idle) / 1024}
+    peak_mb = (resident_kilobytes("VmHWM") - idle) / 1024
+    return {"seconds": elapsed, "cpu_seconds": best_time(runs[what], repeats, clock=time.process_time),
+            "peak_mb": peak_mb}  # fmt: skip
 
 
 def one_decode_report(folder: Path, repeats: int) -> None:
     print()
     print("One decode per take (issue 13): each figure from a fresh, warmed-up process")
-    print(f"{'clip':<12}{'decode':>10}{'take':>10}{'before':>10}{'take/decode':>13}{'fixed':>10}{'peak above idle':>17}")
+    print(f"{'clip':<12}{'decode':>10}{'take':>10}{'before':>10}{'take/decode':>13}{'fixed':>10}{'peak above idle':>17}"
+          f"{'CPU: decode':>13}{'take':>8}{'take/decode':>13}{'fixed':>9}")  # fmt: skip
     for label, (width, height, seconds) in ONE_DECODE_CLIPS.items():
         clip = clip_generate(folder / f"one-decode-{width}x{height}.mp4", width, height, seconds)
         figures = {}
@@ -121,17 +125,21 @@ def one_decode_report(folder: Path, repeats: int) -> None:
             figures[what] = json.loads(output.strip().splitlines()[-1])
         decode, take = figures["decode"]["seconds"], figures["take"]["seconds"]
         fixed = (take - 1.5 * decode) * 1000
+        cpu_decode, cpu_take = figures["decode"]["cpu_seconds"], figures["take"]["cpu_seconds"]
         print(f"{label:<12}{decode:9.2f}s{take:9.2f}s{figures['before']['seconds']:9.2f}s{take / decode:12.2f}x"
-              f"{fixed:8.0f}ms{figures['take']['peak_mb']:14.0f} MB")
+              f"{fixed:8.0f}ms{figures['take']['peak_mb']:14.0f} MB"
+              f"{cpu_decode:12.2f}s{cpu_take:7.2f}s{cpu_take / cpu_decode:12.2f}x{(cpu_take - 1.5 * cpu_decode) * 1000:7.0f}ms")
     print("goal: take <= 1.5 x decode + 100 ms (fixed <= 100 ms); peak <= 300 MB above the idle worker.")
+    print("CPU: the same work in CPU seconds of the process (all its threads), steadier than wall time on a")
+    print("shared machine, and what bounds an evaluation worker's throughput (cores / CPU seconds per take).")
 
 
-def best_time(run, repeats: int) -> float:
+def best_time(run, repeats: int, clock=time.perf_counter) -> float:
     times = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = clock()
         run()
-        times.append(time.perf_counter() - started)
+        times.append(clock() - started)
     return min(times)
 
 

@@ -93,7 +93,10 @@ def _preview_write(images: list[Image.Image], output_dir: Path, frame_ms: int) -
     if features.check("webp"):
         path = output_dir / "preview.webp"
         images[0].save(path, format="WEBP", save_all=True, append_images=images[1:], duration=frame_ms,
-                       loop=0, quality=70, method=2)  # method 4 took twice as long for ~8 % less
+                       loop=0, quality=70, method=2, kmax=0)  # fmt: skip
+        # method 4 took twice as long for ~8 % less. kmax=0 makes every frame a key frame: frames of a
+        # preview are ~0.4 s apart, so the encoder's search for inter-frame savings cost ~20 % of the
+        # CPU time and saved nothing measurable (panning photo: 134.2 kB vs 134.4 kB; still: equal).
     else:
         path = output_dir / "preview.gif"
         images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms,

@@ -143,7 +143,7 @@ class _Collector:
         if index in self.preview_at:
             pw = min(PREVIEW_MAX_WIDTH, frame.width)
             self.preview[index] = frame.reformat(width=pw, height=max(1, round(frame.height * pw / frame.width)),
-                                                 format="rgb24", interpolation="LANCZOS").to_image()  # fmt: skip
+                                                 format="rgb24", interpolation="AREA").to_image()  # fmt: skip
         if index == self.poster_at:
             self.poster = frame.to_image().convert("RGB")
 

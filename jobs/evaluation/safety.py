@@ -17,6 +17,7 @@ detector cannot run, the gate fails closed (block, reason "could not be checked"
 
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -63,19 +64,90 @@ class SafetyVerdict:
                 "frames_flagged": self.frames_flagged}  # fmt: skip
 
 
-@cache
-def nudity_detector():
-    from nudenet import (
-        NudeDetector,  # imported here: onnxruntime loads only when safety runs
-    )
+@dataclass(frozen=True)
+class NudityModel:
+    session: object  # onnxruntime.InferenceSession of the 320n model shipped in the nudenet wheel
+    input_name: str
+    labels: tuple[str, ...]  # class names in the model's output order
 
-    return NudeDetector()
+
+@cache
+def nudity_detector() -> NudityModel:
+    """Loaded once per worker process and kept warm.
+
+    The session is NudeNet's model with one change: worker threads sleep between runs instead of
+    spinning. Spinning doubled the CPU time of an evaluation's detections (~200 ms for 8 stills
+    against ~105 ms) for no gain in wall time on a 2-core worker that has other work to do.
+    """
+    import onnxruntime  # imported here: onnxruntime loads only when safety runs
+    from nudenet import nudenet
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(Path(nudenet.__file__).parent / "320n.onnx"), options,
+                                           providers=["CPUExecutionProvider"])  # fmt: skip
+    return NudityModel(session, session.get_inputs()[0].name, tuple(nudenet.__dict__["__labels"]))
+
+
+# NudeNet's own constants: the model's input side, its candidate score and NMS limits.
+DETECTOR_SIDE = 320
+CANDIDATE_MIN_SCORE = 0.2
+NMS_MIN_SCORE, NMS_OVERLAP = 0.25, 0.45
 
 
 def frames_detect(stills: list[np.ndarray]) -> list[list[dict]]:
-    """NudeNet detections for each RGB frame: [{'class', 'score', 'box'}, ...] per frame."""
-    detector = nudity_detector()
-    return [detector.detect(np.ascontiguousarray(still[:, :, ::-1])) for still in stills]  # NudeNet wants BGR
+    """NudeNet detections for each RGB frame: [{'class', 'score', 'box'}, ...] per frame.
+
+    Exactly NudeNet's input (the still padded right and bottom to a square, scaled to 320x320, BGR)
+    and post-processing, so its scores and the thresholds calibrated on them hold; two costs removed:
+    the stills go through the model as one batch, and the 2,100 candidate boxes per still are filtered
+    with numpy instead of NudeNet's Python loop (which cost about as much as the inference).
+    Padding only to the model's stride (320x192 for 16:9) would cut inference by ~40 % more, but it
+    lowers scores by 0.02-0.09 on the same frames: it needs the thresholds recalibrated on positives first.
+    """
+    model = nudity_detector()
+    inputs = [_model_input(still) for still in stills]
+    if not inputs:
+        return []
+    outputs = model.session.run(None, {model.input_name: np.concatenate([blob for blob, _ in inputs])})[0]
+    return [_detections_kept(output.T, to_still, still.shape, model.labels)
+            for output, (_, to_still), still in zip(outputs, inputs, stills, strict=True)]  # fmt: skip
+
+
+def _model_input(still: np.ndarray) -> tuple[np.ndarray, float]:
+    """(1, 3, 320, 320) float blob as NudeNet builds it, and the factor from model pixels back to the still's."""
+    import cv2
+
+    height, width = still.shape[:2]
+    side = max(height, width)
+    square = np.zeros((side, side, 3), np.uint8)
+    square[:height, :width] = still[:, :, ::-1]  # the model reads channels in BGR order, as NudeNet feeds it
+    if side != DETECTOR_SIDE:
+        square = cv2.resize(square, (DETECTOR_SIDE, DETECTOR_SIDE), interpolation=cv2.INTER_LINEAR)
+    blob = (square.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+    return np.ascontiguousarray(blob), side / DETECTOR_SIDE
+
+
+def _detections_kept(output: np.ndarray, to_original: float, shape: tuple, labels: tuple[str, ...]) -> list[dict]:
+    """NudeNet's post-processing, vectorised: best class per candidate, boxes back to the still's pixels, NMS."""
+    import cv2
+
+    height, width = shape[:2]
+    class_scores = output[:, 4:]
+    best = class_scores.max(axis=1)
+    candidates = np.flatnonzero(best >= CANDIDATE_MIN_SCORE)
+    if not candidates.size:
+        return []
+    centre_x, centre_y, box_w, box_h = (output[candidates, column] * to_original for column in range(4))
+    left = np.clip(centre_x - box_w / 2, 0, width)
+    top = np.clip(centre_y - box_h / 2, 0, height)
+    box_w, box_h = np.minimum(box_w, width - left), np.minimum(box_h, height - top)
+    boxes = np.stack([left, top, box_w, box_h], axis=1).tolist()
+    scores = best[candidates].tolist()
+    classes = class_scores[candidates].argmax(axis=1)
+    kept = cv2.dnn.NMSBoxes(boxes, scores, NMS_MIN_SCORE, NMS_OVERLAP)
+    return [{"class": labels[classes[i]], "score": float(scores[i]), "box": [int(value) for value in boxes[i]]}
+            for i in np.asarray(kept).ravel()]  # fmt: skip
 
 
 def thresholds_for(

@@ -98,6 +98,25 @@ def test_the_gate_runs_on_the_video_frames_end_to_end(tmp_path, astronaut):
     assert strict.failure_reason.startswith("The video was flagged as unsafe: FACE_FEMALE on ")
 
 
+def test_our_detector_path_reads_the_model_as_nudenet_does(astronaut, astronaut_detections):
+    """frames_detect runs the model itself (one batch, numpy post-processing) on NudeNet's own input, so
+    the calibrated thresholds hold: the same detections as NudeDetector.detect, square or 16:9, to float
+    rounding."""
+    import cv2
+    from nudenet import NudeDetector
+
+    detector = NudeDetector()
+    wide = cv2.resize(astronaut, (320, 180), interpolation=cv2.INTER_AREA)
+    tall = cv2.resize(astronaut, (180, 320), interpolation=cv2.INTER_AREA)
+
+    ours = frames_detect([astronaut, wide, tall])
+    for still, found in zip([astronaut, wide, tall], ours, strict=True):
+        theirs = detector.detect(np.ascontiguousarray(still[:, :, ::-1]))
+        assert [(hit["class"], hit["box"]) for hit in found] == [(hit["class"], hit["box"]) for hit in theirs]
+        assert [hit["score"] for hit in found] == pytest.approx([hit["score"] for hit in theirs], abs=1e-4)
+    assert ours[0] and ours[0][0]["class"] == "FACE_FEMALE"
+
+
 def test_a_classifier_that_cannot_run_fails_the_gate_closed(tmp_path, monkeypatch):
     from jobs.evaluation import safety
 

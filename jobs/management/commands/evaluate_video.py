@@ -3,6 +3,8 @@
 Runs the take quality gate on any file: ops check a vendor's output or re-check a disputed take.
 The expected size is the file's own size when it has the requested aspect ratio (providers pick
 their resolution), otherwise the requested shape at the file's width, as the pipeline does.
+The soundtrack is always measured (`jobs.evaluation.audio.audio_defects`, inside the evaluation);
+`--audio` says the take asked for sound, so a missing or silent track fails like it would in the pipeline.
 """
 
 import json as jsonlib
@@ -13,8 +15,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs.evaluation import evaluate_take_video
 from jobs.media import expected_size_for, video_size
-
-AUDIO_NOT_ANALYSED = "audio was not analysed: this build has no audio dimension yet"
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
             width, height = 1, 1
         result = evaluate_take_video(
             video, expected_duration_seconds=duration, expected_width=width, expected_height=height, prompt=prompt,
-            clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None,
+            clip_model_dir=settings.CLIP_MODEL_DIR, weights=settings.EVALUATION_WEIGHTS or None, expects_audio=audio,
         )  # fmt: skip
         report = _report(result, audio)
         if json:
@@ -51,20 +51,40 @@ class Command(BaseCommand):
 
 def _report(result, audio: bool) -> dict:
     stored = result.as_dict()
-    outcome = "pass" if result.passed else "block"  # "needs_review" comes with the safety review outcome
+    sound = _audio_report(stored, audio)
+    pictures = [{key: defect[key] for key in ("kind", "start", "end", "value", "detail")} for defect in stored["defects"]]
     return {
         "passed": result.passed,
-        "outcome": outcome,
+        "outcome": result.outcome,
         "reason": result.failure_reason,
-        "defects": [{key: defect[key] for key in ("kind", "start", "end", "value", "detail")}
-                    for defect in stored["defects"]],  # fmt: skip
+        "defects": sorted(pictures + [{**defect, "detail": "soundtrack"} for defect in sound["defects"]],
+                          key=lambda defect: (defect["start"], defect["kind"])),  # fmt: skip
         "metrics": {name: {"value": metric["value"], "unit": metric["unit"], "score": metric["score"],
                            "available": metric["available"], "reason": metric["reason"]}
                     for name, metric in stored["metrics"].items()},  # fmt: skip
         "checks": stored["technical"],
         "gates": stored["gates"],
         "score": result.aggregate,
-        "audio": {"requested": audio, "analysed": False, "note": AUDIO_NOT_ANALYSED} if audio else None,
+        "audio": sound,
+    }
+
+
+def _audio_report(stored: dict, requested: bool) -> dict:
+    """The audio dimension as `jobs.evaluation.audio.audio_defects` measured it inside the evaluation."""
+    metric = stored["metrics"]["audio"]
+    detail = metric.get("detail") or {}
+    gate = stored["gates"].get("audio", {})
+    return {
+        "requested": requested,
+        "analysed": metric["available"],
+        "reason": metric["reason"],  # why there is nothing to analyse (no soundtrack, undecodable video)
+        "passed": gate.get("passed", True),
+        "verdict": gate.get("reason", ""),
+        "loudness_lufs": metric["value"],
+        "peak_dbfs": detail.get("peak_dbfs"),
+        "clipped_share": detail.get("clipped_share"),
+        "duration_seconds": detail.get("duration_seconds"),
+        "defects": gate.get("defects", detail.get("defects", [])),
     }
 
 
@@ -84,6 +104,16 @@ def _text(report: dict, reason: str) -> str:
         shown = metric["value"] if metric["available"] else f"unavailable ({metric['reason']})"
         score = "" if metric["score"] is None else f"  score {metric['score']:.2f}"
         lines.append(f"  {name:<22} {shown} {metric['unit'] if metric['available'] else ''}{score}")
-    if report["audio"]:
-        lines.append(f"Audio: {report['audio']['note']}")
+    lines.append(_audio_line(report["audio"]))
     return "\n".join(lines)
+
+
+def _audio_line(sound: dict) -> str:
+    asked = "asked for" if sound["requested"] else "not asked for"
+    if not sound["analysed"]:
+        return f"Audio ({asked}): not analysed, {sound['reason']}" + (f" — {sound['verdict']}" if sound["verdict"] else "")
+    loudness = "n/a" if sound["loudness_lufs"] is None else f"{sound['loudness_lufs']} LUFS"
+    verdict = "passes" if sound["passed"] else f"fails — {sound['verdict']}"
+    kinds = ", ".join(defect["kind"] for defect in sound["defects"]) or "no defects"
+    return (f"Audio ({asked}): {verdict}; loudness {loudness}, peak {sound['peak_dbfs']} dBFS, "
+            f"{sound['duration_seconds']} s; {kinds}")
