@@ -149,6 +149,7 @@ def test_a_new_creator_sees_first_steps_and_gets_the_sample_project_in_one_click
     project = Project.objects.get(owner=creator)
     assert response.status_code == 302 and response["Location"] == reverse("project-detail", args=[project.pk])
     assert project.shots.count() == 3 and CharacterReference.objects.get(project=project).images.count() == 1
+    assert project.score_threshold == 30  # what the sandbox's clips reach, so a first run escalates
 
 
 def test_an_empty_storyboard_offers_adding_and_importing_shots(creator_client, project):
