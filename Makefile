@@ -9,6 +9,9 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
+# axe-core for the accessibility checks in the browser tests, pinned by tests/a11y/package-lock.json.
+A11Y := tests/a11y
+AXE_STAMP := $(A11Y)/node_modules/.installed
 ARGS ?=
 LOCK := requirements.lock
 PIP_INSTALL := $(PY) -m pip install --quiet -c $(LOCK)
@@ -24,8 +27,9 @@ run: $(RUN_STAMP)
 # channel prefix and media folder (tests/settings.py), so they never meet.
 TEST_PROCESSES ?= auto
 
-test: $(TEST_STAMP) chromium nginx
-	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest -n $(TEST_PROCESSES) $(ARGS); \
+# --dist loadgroup: tests marked xdist_group (the accessibility tour) share one worker and one browser.
+test: $(TEST_STAMP) chromium nginx $(AXE_STAMP)
+	@$(PY) -m studio.devstack with-redis -- $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadgroup $(ARGS); \
 	code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests; that counts as a failure." >&2; fi; \
 	exit $$code
@@ -55,7 +59,7 @@ bench: $(RUN_STAMP)
 	$(PY) bench/evaluation.py
 
 clean:
-	rm -rf var $(VENV)
+	rm -rf var $(VENV) $(A11Y)/node_modules
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 && $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -99,3 +103,15 @@ nginx:
 	else \
 	  echo "The scale-out test needs Debian's nginx at $(NGINX): sudo apt-get install -y nginx-light" >&2; \
 	fi
+
+# axe-core from the npm registry at the version the lock pins; reinstalled only when the lock changes.
+$(AXE_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's npm for the accessibility checks…"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; \
+	  else \
+	    echo "The accessibility checks need npm (for axe-core): sudo apt-get install -y npm" >&2; exit 1; \
+	  fi; }
+	cd $(A11Y) && npm ci --no-audit --no-fund
+	@touch $@

@@ -103,6 +103,66 @@
     }
   });
 
+  // --- Telling screen readers what changed -------------------------------------------------
+  // A take card that a live update swaps in with another state than the one seen before has
+  // its data-announce ("Take 3 is ready") written into the polite live region of
+  // partials/live_status.html. Cards present when the page loads are only remembered.
+
+  var takeStatesSeen = {};
+
+  function takeCardsIn(root) {
+    var cards = Array.prototype.slice.call(root.querySelectorAll(".take-card[data-announce]"));
+    if (root.matches && root.matches(".take-card[data-announce]")) {
+      cards.push(root);
+    }
+    return cards;
+  }
+
+  function takeChangesAnnounce(root) {
+    var announcer = document.querySelector("[data-live-announcer]");
+    var news = [];
+    takeCardsIn(root).forEach(function (card) {
+      var state = card.getAttribute("data-state");
+      var before = takeStatesSeen[card.id];
+      takeStatesSeen[card.id] = state;
+      if (root !== document.body && before !== state) {
+        news.push(card.getAttribute("data-announce"));
+      }
+    });
+    if (announcer && news.length) {
+      announcer.textContent = news.join(". ") + ".";
+    }
+  }
+
+  htmx.onLoad(takeChangesAnnounce);
+
+  // An htmx answer that replaces the element holding the focus (Approve swaps its whole take
+  // card) would drop a keyboard user back at the top of the page: the focus goes to the
+  // element with the same id in the new content instead.
+
+  var focusedHolderId = null;
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    // A button that htmx disabled during the request (hx-disabled-elt) has already lost the
+    // focus to the body: the element that made the request stands in for it.
+    var focused = active && active !== document.body ? active : event.detail.requestConfig && event.detail.requestConfig.elt;
+    var holder = focused && focused.closest ? focused.closest("[id]") : null;
+    focusedHolderId = holder && holder !== document.body ? holder.id : null;
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var holder = focusedHolderId && document.getElementById(focusedHolderId);
+    focusedHolderId = null;
+    if (!holder || (document.activeElement && document.activeElement !== document.body)) {
+      return;
+    }
+    if (!holder.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      holder.setAttribute("tabindex", "-1");
+    }
+    holder.focus({ preventScroll: true });
+  });
+
   // --- What the Content-Security-Policy keeps out of the markup ---------------------------
   // No style="" attributes: a bar carries its length in data-percent and gets it here as the
   // --percent custom property (app.css sizes the bar from it), on page load and in every

@@ -1,4 +1,5 @@
-"""A creator's first session, end to end: real browser, real daphne, real Celery worker, real renderer."""
+"""A creator's first session, end to end: real browser, real daphne, real Celery worker, real renderer.
+The shot is added, drafted and approved with the keyboard alone."""
 
 import re
 
@@ -9,6 +10,7 @@ from playwright.sync_api import expect
 
 from jobs.models import Take
 from studio.models import Shot
+from tests.e2e.axe import assert_accessible, axe_inject
 from tests.factories import creator_create, project_for, shot_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -16,7 +18,28 @@ pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(tran
 RENDER_TIMEOUT_MS = 90_000
 
 
+def tab_to(page, target, presses: int = 80) -> None:
+    """Press Tab until `target` has the focus, as a keyboard user would; fails when Tab never reaches it."""
+    for _ in range(presses):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{presses} presses of Tab never reached {target}")
+
+
+def keyboard_fill(page, field, text: str) -> None:
+    tab_to(page, field)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+def keyboard_activate(page, target) -> None:
+    tab_to(page, target)
+    page.keyboard.press("Enter")
+
+
 def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, worker, page, screenshots):
+    axe_inject(page.context)
     # Sign up: starter credits show in the header.
     page.goto("/signup/")
     page.screenshot(path=screenshots / "01-signup.png", full_page=True)
@@ -36,21 +59,30 @@ def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, wo
     expect(page.get_by_role("heading", name="Night market", level=1)).to_be_visible()
     expect(page.get_by_text("No shots yet — add the first shot")).to_be_visible()
 
-    # Add a short shot.
-    page.get_by_role("link", name="Add shot", exact=True).click()
-    page.get_by_label("Title").fill("Opening")
-    page.get_by_label("Subject").fill("A lantern seller under neon signs")
-    page.get_by_label("Camera move").select_option("dolly_in")
-    page.get_by_label("Duration (seconds)").fill("2")
-    page.get_by_role("button", name="Add shot").click()
+    # Add a short shot and generate a draft with the keyboard alone: the first Tab reaches the skip link.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
+    keyboard_activate(page, page.get_by_role("link", name="Add shot", exact=True))
+    keyboard_fill(page, page.get_by_label("Title"), "Opening")
+    keyboard_fill(page, page.get_by_label("Subject"), "A lantern seller under neon signs")
+    tab_to(page, page.get_by_label("Camera move"))
+    page.keyboard.type("Dolly in")  # a closed select picks the option whose label is typed
+    expect(page.get_by_label("Camera move")).to_have_value("dolly_in")
+    keyboard_fill(page, page.get_by_label("Duration (seconds)"), "2")
+    page.keyboard.press("Enter")  # submits the form from its text field
     expect(page.get_by_role("heading", name="Opening", level=1)).to_be_visible()
     expect(page.locator("#generate-panel")).to_contain_text("Draft on Animatic (local):")
     shot = Shot.objects.get(title="Opening")
 
-    # Wait for the live connection, mark the page, then double-click Generate: exactly one take.
+    # Wait for the live connection, mark the page, then press Generate twice: exactly one take.
     expect(page.locator(".live-root")).to_have_attribute("data-live", "open")
     page.evaluate("window.__marker = 1")
-    page.get_by_role("button", name="Generate draft").dblclick()
+    generate = page.get_by_role("button", name="Generate draft")
+    tab_to(page, generate)
+    assert generate.evaluate("button => getComputedStyle(button).outlineStyle") == "solid"  # focus is visible
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
     cards = page.locator(".take-card")
     expect(cards).to_have_count(1)
 
@@ -65,11 +97,13 @@ def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, wo
     assert take.state == "ready"
     expect(cards).to_have_count(1)
     expect(page.locator("#credit-balance")).to_contain_text(f"{settings.STARTER_CREDITS - take.price_credits} credits")
+    expect(page.locator("[data-live-announcer]")).to_have_text(f"Take {take.pk} is ready.")  # read out by screen readers
     page.screenshot(path=screenshots / "03-shot-ready-take.png", full_page=True)
 
-    # Approve it.
-    card.get_by_role("button", name="Approve").click()
+    # Approve it from the keyboard.
+    keyboard_activate(page, card.get_by_role("button", name="Approve"))
     expect(page.locator(f"#take-{take.pk}")).to_have_attribute("data-review", "approved")
+    assert_accessible(page, "shot page with a live-updated, approved take")
     take.refresh_from_db()
     assert take.review == "approved"
 
