@@ -49,7 +49,7 @@ PAGE_TEMPLATES = {
     "billing/credits.html": "credits", "billing/receipt.html": "receipt", "studio/webhooks.html": "webhooks",
     "studio/webhook_detail.html": "webhook", "studio/webhook_secret.html": "webhook secret",
     "cuts/cut_page.html": "cut", "studio/review/hub.html": "review hub", "studio/review/page.html": "review",
-    "errors/413.html": "413", "errors/503.html": "503", "404.html": "404",
+    "studio/shot_import.html": "shot import", "errors/413.html": "413", "errors/503.html": "503", "404.html": "404",
 }
 
 
@@ -95,6 +95,7 @@ def tour_data_make() -> dict:
         "cookie": {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value},
         "urls": {
             "projects": "/", "storyboard": f"/projects/{project.pk}/", "new shot": f"/projects/{project.pk}/shots/new/",
+            "shot import": f"/projects/{project.pk}/shots/import/",
             "shot": f"/shots/{shot.pk}/", "shot approved": f"/shots/{approved.pk}/",
             "shot awaiting review": f"/shots/{pending.pk}/", "new project": "/projects/new/",
             "render final": f"/takes/{current.pk}/final/", "credits": "/credits/",
@@ -157,7 +158,7 @@ def settled(page) -> None:
 
 
 CREATOR_PAGES = ["projects", "new project", "storyboard", "new shot", "shot", "shot approved", "shot awaiting review",
-                 "render final", "credits", "receipt", "webhooks", "webhook", "cut", "review hub"]
+                 "render final", "credits", "receipt", "webhooks", "webhook", "cut", "review hub", "shot import"]
 
 
 @pytest.mark.django_db  # no database use; the mark has pytest-django create the test database the tour needs
