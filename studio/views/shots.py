@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from studio.comparison import CompareSelectionError, compare_take_ids_parse, take_comparison_for_user
 from studio.forms import ShotForm, form_error_add
 from studio.selectors import project_get_for_user, shot_get_for_user, shot_takes
 from studio.services.approvals import approval_is_current
@@ -15,6 +16,7 @@ from studio.services.projects import shot_create, shot_update
 from studio.views.takes import generate_panel_context
 
 SHOT_PAGE = "studio/shot_detail.html"
+COMPARE_PAGE = "studio/take_compare.html"
 
 
 @login_required
@@ -67,3 +69,17 @@ def shot_takes_view(request, shot_id: int):
 def _approval_stale(shot) -> bool:
     """The shot's approved take was approved for a spec the shot no longer has (its card says so)."""
     return shot.approved_take_id is not None and not approval_is_current(shot=shot)
+
+
+@login_required
+@require_GET
+def shot_compare(request, shot_id: int):
+    """Two to four of the shot's takes side by side (?take=1&take=2…); a bad selection says why."""
+    try:
+        take_ids = compare_take_ids_parse(request.GET.getlist("take"))
+        comparison = take_comparison_for_user(user=request.user, shot_id=shot_id, take_ids=take_ids)
+    except CompareSelectionError as error:
+        shot = shot_get_for_user(user=request.user, shot_id=shot_id)  # someone else's shot stays a 404
+        return render(request, COMPARE_PAGE, {"project": shot.project, "shot": shot, "error": str(error)}, status=422)
+    shot = comparison.shot
+    return render(request, COMPARE_PAGE, {"project": shot.project, "shot": shot, "comparison": comparison})
