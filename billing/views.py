@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,6 +33,7 @@ def credits_page(request):
     kind = request.GET.get("kind", "")
     kind = kind if kind in LedgerEntry.Kind.values else ""
     page = Paginator(ledger_entries_for_user(user_id=request.user.pk, kind=kind), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    _references_describe(request.user.pk, page.object_list)
     return render(request, "billing/credits.html", {
         "summary": credit_account_summary(user_id=request.user.pk),
         "reservations": reservations_open_for_user(user_id=request.user.pk),
@@ -96,3 +98,15 @@ def stripe_webhook(request):
     except WebhookSignatureInvalid:
         return HttpResponseBadRequest("invalid signature", content_type="text/plain")
     return HttpResponse(result, content_type="text/plain")
+
+
+def _references_describe(user_id: int, entries) -> None:
+    """Each entry held for a take gets `subject` (its shot and take, named and linked) and `reason_rest`
+    (what the reason says beyond the reference), from the describer settings name, in one query."""
+    entries = [entry for entry in entries if entry.reservation_id]
+    describe = import_string(settings.LEDGER_REFERENCE_DESCRIBER)
+    subjects = describe(user_id=user_id, references=[entry.reservation.reference for entry in entries]) if entries else {}
+    for entry in entries:
+        entry.subject = subjects.get(entry.reservation.reference)
+        entry.reason_rest = entry.reason.removeprefix(entry.reservation.reference).lstrip(": ")
+

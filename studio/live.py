@@ -30,7 +30,10 @@ def take_changed_messages(take_id: int) -> list[tuple[str, dict]]:
     if take is None:
         return []
     shot = storyboard_shot(shot_id=take.shot_id)  # with its take counts: "Rendering · 40%" on the storyboard
-    stale = take.review == Take.Review.APPROVED and not approval_is_current(shot=shot)  # only an approved card says
+    # Only an approved take's card and an approved shot's storyboard card say whether it is stale.
+    current = shot.approved_take_id is not None and approval_is_current(shot=shot)
+    shot.approval_stale = shot.approved_take_id is not None and not current
+    stale = take.review == Take.Review.APPROVED and not current
     html = render_to_string("studio/live/take_changed.html", {"take": take, "shot": shot, "approval_stale": stale})
     messages = [(take.shot.project.notify_group, {"type": LIVE_HTML, "html": html})]
     return messages + _run_panel_if_running(take.shot.project_id)

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from jobs.models import Take
 from jobs.states import TakeState
 from studio.models import Project, Shot
+from studio.services.approvals import stale_approvals
 
 # Documented, not enforced here: a wrong value gets the model's own message from full_clean.
 _CAMERA = {"enum": Shot.Camera.values}
@@ -150,8 +151,14 @@ class ShotOut(Schema):
     negative: str
     aspect_ratio: str
     approved_take_id: int | None
+    approval_stale: bool = Field(description="The shot's prompt, references or format changed after its take was "
+                                             "approved: nothing that spends credits acts on that approval until it is renewed")
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_approval_stale(obj: Shot, context) -> bool:
+        return obj.approved_take_id is not None and obj.pk in _stale_approvals_of(context, shot_id=obj.pk)
 
 
 class ProviderOut(Schema):
@@ -211,8 +218,15 @@ class TakeOut(Schema):
     provenance_record_url: str | None = Field(description="The exported final's provenance record (JSON)")
     export_signed: bool = Field(description="The exported video carries a signed C2PA manifest")
     evaluation: dict[str, Any]
+    approval_stale: bool = Field(description="This is the shot's approved take and the shot changed since it was approved")
     created_at: datetime
     finished_at: datetime | None
+
+    @staticmethod
+    def resolve_approval_stale(obj: Take, context) -> bool:
+        if obj.review != Take.Review.APPROVED:
+            return False
+        return _stale_approvals_of(context, shot_id=obj.shot_id).get(obj.shot_id) == obj.pk
 
     @staticmethod
     def resolve_provider(obj: Take):
@@ -298,3 +312,16 @@ class RunOut(Schema):
     shots: list[RunShotOut]
     created_at: datetime
     finished_at: datetime | None
+
+
+def _stale_approvals_of(context, *, shot_id: int) -> dict[int, int]:
+    """The stale approvals of the shot's project (studio.services.approvals.stale_approvals), read once
+    per request: a list of shots or takes costs the same few queries as one."""
+    cache = context["request"].__dict__.setdefault("_stale_approvals", {"shots": set(), "stale": {}})
+    if shot_id not in cache["shots"]:
+        project_shots = Shot.objects.filter(project__shots=shot_id)
+        cache["stale"].update(stale_approvals(project_shots))
+        cache["shots"].update(project_shots.filter(approved_take__isnull=False).values_list("pk", flat=True))
+        cache["shots"].add(shot_id)
+    return cache["stale"]
+

@@ -28,8 +28,9 @@ from django.template.loader import render_to_string
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.safestring import SafeString, mark_safe
 
-from studio.models import Project
+from studio.models import Project, Shot
 from studio.selectors import StoryboardVersions, storyboard_card_shots
+from studio.services.approvals import stale_approvals
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +108,20 @@ def page_from_cache(request, *, etag: str | None, render_page: Callable[[dict], 
     return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
 
 
-def shot_cards(*, project: Project, versions: list[tuple]) -> list[SafeString]:
+def shot_cards(*, project: Project, versions: list[tuple], characters: tuple = ()) -> list[SafeString]:
     """Every shot's storyboard card in order, from the cache where unchanged; the rest rendered
-    (in one query for all of them) and cached."""
-    keys = [f"storyboard-card:{_digest(version)}" for version in versions]
+    (in one query for all of them, and five for whether their approvals are stale) and cached.
+    `characters` (StoryboardVersions.characters) is in each card's key: a new reference image
+    changes the spec of the shots that use it, and so whether their approvals are stale."""
+    keys = [f"storyboard-card:{_digest(version, characters)}" for version in versions]
     cached = _cache_read(keys)
     missing = {version[0]: key for version, key in zip(versions, keys) if key not in cached}
     if missing:
-        rendered = {key: render_to_string(SHOT_CARD, {"shot": shot})
-                    for shot in storyboard_card_shots(project=project, shot_ids=missing)
-                    for key in [missing[shot.pk]]}
+        stale = stale_approvals(Shot.objects.filter(project=project))  # the whole storyboard: queries stay constant
+        shots = list(storyboard_card_shots(project=project, shot_ids=missing))
+        for shot in shots:
+            shot.approval_stale = shot.pk in stale
+        rendered = {missing[shot.pk]: render_to_string(SHOT_CARD, {"shot": shot}) for shot in shots}
         _cache_write(rendered)
         cached.update(rendered)
     return [mark_safe(cached[key]) for key in keys if key in cached]  # a shot deleted meanwhile has no card

@@ -41,6 +41,7 @@ urlpatterns = [
     path("shots/<int:shot_id>/takes/", takes.take_create, name="take-create"),
     path("shots/<int:shot_id>/takes/best-of/", takes.take_best_of_create, name="take-best-of"),
     path("shots/<int:shot_id>/takes/list/", shots.shot_takes_view, name="shot-takes"),
+    path("shots/<int:shot_id>/compare/", shots.shot_compare, name="shot-compare"),
     path("takes/<int:take_id>/approve/", takes.take_approve_view, name="take-approve"),
     path("takes/<int:take_id>/reject/", takes.take_reject_view, name="take-reject"),
     path("takes/<int:take_id>/cancel/", takes.take_cancel_view, name="take-cancel"),

@@ -158,6 +158,8 @@ TAKE_HANDOVER_SECONDS = env_int("TAKE_HANDOVER_SECONDS", 10)
 TAKE_RECOVERY_INTERVAL_SECONDS = env_int("TAKE_RECOVERY_INTERVAL_SECONDS", 5)
 # The renderer of live take cards: jobs publishes, the studio renders (jobs/events.py).
 LIVE_TAKE_RENDERER = "studio.live.take_changed_messages"
+# Names a take:<id> credits-history line by its shot and take (billing imports no sibling app).
+LEDGER_REFERENCE_DESCRIBER = "studio.ledger_references.ledger_references_describe"
 # Outbound webhooks go out from a queue (and worker) of their own: a slow endpoint never holds
 # a pipeline worker (jobs/outbound/).
 WEBHOOK_QUEUE = env_str("CELERY_QUEUE_PREFIX", "") + "webhooks"

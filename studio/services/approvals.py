@@ -74,3 +74,14 @@ def spec_hashes_for_shots(shots) -> dict[int, str]:
         spec = shot_spec_from(shot=shot, characters=shot_characters, images=images, dialogue=lines.get(shot.pk, ""))
         hashes[shot.pk] = spec_hash(spec)
     return hashes
+
+
+def stale_approvals(shots) -> dict[int, int]:
+    """Shot id → approved take id, for those of `shots` whose approval is stale; five queries
+    however many shots (the approvals, then spec_hashes_for_shots)."""
+    approved = shots.filter(approved_take__isnull=False)
+    recorded = {pk: (take_id, spec) for pk, take_id, spec in approved.values_list("pk", "approved_take_id", "approved_spec_hash")}
+    if not recorded:
+        return {}
+    current = spec_hashes_for_shots(approved.model.objects.filter(pk__in=recorded))
+    return {pk: take_id for pk, (take_id, spec) in recorded.items() if not spec or spec != current.get(pk)}

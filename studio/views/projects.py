@@ -80,7 +80,7 @@ def _storyboard_context(project: Project, *, versions: StoryboardVersions | None
     versions = versions or storyboard_versions_for_user(user=project.owner, project_id=project.pk)
     return {
         "project": project,
-        "shot_cards": shot_cards(project=project, versions=versions.shots),
+        "shot_cards": shot_cards(project=project, versions=versions.shots, characters=versions.characters),
         "characters": project_characters(project=project),
         "character_form": CharacterForm(),
         **_budget_context(project, budget=versions.budget),
@@ -126,7 +126,7 @@ def project_shots(request, project_id: int):
     if (unchanged := storyboard_not_modified(request, etag)) is not None:
         return unchanged
     project = project_get_for_user(user=request.user, project_id=project_id)
-    cards = shot_cards(project=project, versions=versions.shots)
+    cards = shot_cards(project=project, versions=versions.shots, characters=versions.characters)
     return revalidated(render(request, f"{STORYBOARD}#shots", {"project": project, "shot_cards": cards}), etag)
 
 
@@ -217,7 +217,7 @@ def _drafts_response(request, project: Project, *, scope: str, error: str = ""):
             messages.error(request, error)
         return redirect("project-detail", project_id=project.pk)
     versions = storyboard_versions_for_user(user=request.user, project_id=project.pk)
-    context = {"project": project, "shot_cards": shot_cards(project=project, versions=versions.shots),
+    context = {"project": project, "shot_cards": shot_cards(project=project, versions=versions.shots, characters=versions.characters),
                **_drafts_context(project, scope=scope, error=error), **_budget_context(project, budget=versions.budget)}
     return render(request, "studio/partials/storyboard_drafts_requested.html", context, status=422 if error else 200)
 

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from studio.comparison import CompareSelectionError, compare_take_ids_parse, take_comparison_for_user
 from studio.forms import ShotForm, form_error_add
 from studio.selectors import project_get_for_user, shot_get_for_user, shot_takes
 from studio.services.approvals import approval_is_current
@@ -16,6 +17,7 @@ from studio.services.projects import ShotOrderInvalid, shot_create, shot_duplica
 from studio.views.takes import generate_panel_context
 
 SHOT_PAGE = "studio/shot_detail.html"
+COMPARE_PAGE = "studio/take_compare.html"
 
 
 @login_required
@@ -99,3 +101,17 @@ def shot_duplicate_view(request, shot_id: int):
     messages.success(request, f"Shot {shot.position} duplicated as shot {copy.position} “{copy.title}”: "
                               "same prompt and characters, no takes yet.")
     return redirect("shot-detail", shot_id=copy.pk)
+
+
+@login_required
+@require_GET
+def shot_compare(request, shot_id: int):
+    """Two to four of the shot's takes side by side (?take=1&take=2…); a bad selection says why."""
+    try:
+        take_ids = compare_take_ids_parse(request.GET.getlist("take"))
+        comparison = take_comparison_for_user(user=request.user, shot_id=shot_id, take_ids=take_ids)
+    except CompareSelectionError as error:
+        shot = shot_get_for_user(user=request.user, shot_id=shot_id)  # someone else's shot stays a 404
+        return render(request, COMPARE_PAGE, {"project": shot.project, "shot": shot, "error": str(error)}, status=422)
+    shot = comparison.shot
+    return render(request, COMPARE_PAGE, {"project": shot.project, "shot": shot, "comparison": comparison})

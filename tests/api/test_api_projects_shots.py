@@ -59,7 +59,7 @@ def test_shots_list_create_detail_and_patch(api, project, shot):
         "id": shot.pk, "project_id": project.pk, "position": 1, "title": "Opening",
         "subject": "A lantern seller under neon signs", "scene": "Rainy night market", "camera": "dolly_in",
         "motion": "Steam rises from a food stall", "duration_seconds": 2, "style": "cinematic, 35mm",
-        "negative": "text, watermark", "aspect_ratio": "16:9", "approved_take_id": None,
+        "negative": "text, watermark", "aspect_ratio": "16:9", "approved_take_id": None, "approval_stale": False,
         "created_at": None, "updated_at": None,
     }
 

@@ -222,4 +222,31 @@ def test_draft_the_storyboard_then_best_of_two_with_the_best_marked_live(two_sho
     page.keyboard.press("a")
     expect(cards.first).to_have_attribute("data-review", "approved")
     expect(cards.first).to_have_class(re.compile(r"\bis-selected\b"))  # still selected after the swap
+
+    # Side by side: the two variations play in sync under one control.
+    for take in batch:
+        page.locator(f"#take-{take.pk} .take-compare-pick input").check()
+    page.get_by_role("button", name="Compare selected").click()
+    videos = page.locator("[data-compare-video]")
+    expect(videos).to_have_count(2)
+    until(page, "() => [...document.querySelectorAll('[data-compare-video]')].every(v => v.readyState >= 1)")
+    page.locator("[data-compare-seek]").fill("500")  # halfway through
+    until(page, "() => [...document.querySelectorAll('[data-compare-video]')].every(v => !v.seeking)")
+    times = videos.evaluate_all("vs => vs.map(v => v.currentTime)")
+    assert times[0] > 0 and abs(times[0] - times[1]) < 0.1, times
+    page.get_by_role("button", name="Play all").click()
+    until(page, "() => document.querySelector('[data-compare-video]').currentTime > %f" % (times[0] + 0.3))
+    page.get_by_role("button", name="Pause all").click()
+    playing = videos.evaluate_all("vs => vs.map(v => [v.paused, v.currentTime])")
+    assert all(paused for paused, _ in playing) and abs(playing[0][1] - playing[1][1]) < 0.15, playing
+    page.screenshot(path=screenshots / "08-compare.png", full_page=True)
     assert page.errors == []
+
+
+def until(page, predicate: str, timeout_ms: int = 10_000) -> None:
+    """Poll a predicate through page.evaluate (wait_for_function evals in the page, which the CSP forbids)."""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(predicate):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"not true within {timeout_ms} ms: {predicate}")

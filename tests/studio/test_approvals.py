@@ -183,3 +183,4 @@ def test_the_migration_stamps_approvals_made_before_it_with_the_current_spec(sho
 
     assert approval_is_current(shot=fresh(shot))
     assert not Shot.objects.filter(approved_take__isnull=True).exclude(approved_spec_hash="").exists()
+
