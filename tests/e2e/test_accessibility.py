@@ -49,7 +49,7 @@ PAGE_TEMPLATES = {
     "billing/credits.html": "credits", "billing/receipt.html": "receipt", "studio/webhooks.html": "webhooks",
     "studio/webhook_detail.html": "webhook", "studio/webhook_secret.html": "webhook secret",
     "cuts/cut_page.html": "cut", "studio/review/hub.html": "review hub", "studio/review/page.html": "review",
-    "studio/shot_import.html": "shot import", "errors/413.html": "413", "errors/503.html": "503", "404.html": "404",
+    "studio/shot_import.html": "shot import", "studio/take_compare.html": "compare", "errors/413.html": "413", "errors/503.html": "503", "404.html": "404",
 }
 
 
@@ -76,8 +76,9 @@ def tour_data_make() -> dict:
     shot, approved, pending = (shot_for(project) for _ in range(3))
     stale = take_approve(take=take_made_ready(shot_take_request(user=creator, shot=shot, idempotency_key="a11y-1")))
     take_approve(take=shot_take_request(user=creator, shot=approved, idempotency_key="a11y-2"))
-    assert shot_take_request(user=creator, shot=pending, idempotency_key="a11y-3").state == "ready"
-    take_reject(take=shot_take_request(user=creator, shot=pending, idempotency_key="a11y-6"))
+    awaiting = shot_take_request(user=creator, shot=pending, idempotency_key="a11y-3")
+    assert awaiting.state == "ready"
+    rejected = take_reject(take=shot_take_request(user=creator, shot=pending, idempotency_key="a11y-6"))
     shot_update(shot=shot, subject="A lantern seller under pink neon")  # the approval of `stale` is now stale
     take_fail(take_id=shot_take_request(user=creator, shot=shot, idempotency_key="a11y-4").pk, reason="The provider timed out")
     shot_take_request(user=creator, shot=shot, idempotency_key="a11y-5")  # stays queued: no worker runs in this module
@@ -97,7 +98,8 @@ def tour_data_make() -> dict:
             "projects": "/", "storyboard": f"/projects/{project.pk}/", "new shot": f"/projects/{project.pk}/shots/new/",
             "shot import": f"/projects/{project.pk}/shots/import/",
             "shot": f"/shots/{shot.pk}/", "shot approved": f"/shots/{approved.pk}/",
-            "shot awaiting review": f"/shots/{pending.pk}/", "new project": "/projects/new/",
+            "shot awaiting review": f"/shots/{pending.pk}/",
+            "compare": f"/shots/{pending.pk}/compare/?take={awaiting.pk}&take={rejected.pk}", "new project": "/projects/new/",
             "render final": f"/takes/{current.pk}/final/", "credits": "/credits/",
             "receipt": f"/credits/purchases/{purchase.pk}/", "webhooks": "/account/webhooks/",
             "webhook": f"/account/webhooks/{endpoint.pk}/", "cut": f"/projects/{project.pk}/cut/",
@@ -158,7 +160,7 @@ def settled(page) -> None:
 
 
 CREATOR_PAGES = ["projects", "new project", "storyboard", "new shot", "shot", "shot approved", "shot awaiting review",
-                 "render final", "credits", "receipt", "webhooks", "webhook", "cut", "review hub", "shot import"]
+                 "render final", "credits", "receipt", "webhooks", "webhook", "cut", "review hub", "shot import", "compare"]
 
 
 @pytest.mark.django_db  # no database use; the mark has pytest-django create the test database the tour needs
