@@ -59,7 +59,9 @@ def test_sign_up_to_approved_shot_with_live_updates(catalog, live_server_url, wo
     expect(page.get_by_role("heading", name="Night market", level=1)).to_be_visible()
     expect(page.get_by_text("No shots yet — add the first shot")).to_be_visible()
 
-    # Add a short shot and generate a draft with the keyboard alone: the first Tab reaches the skip link.
+    # Add a short shot and generate a draft with the keyboard alone: the first Tab reaches the skip link
+    # (once the page has loaded: a Tab pressed while a busy machine still loads it may land nowhere).
+    page.wait_for_load_state("load")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
